@@ -1,1 +1,44 @@
-export const VERSION = '0.1.0';
+/**
+ * `@gunyah-ts/sys`: the syscall layer of gunyah-ts. Every syscall the toolkit makes goes through
+ * one small native addon (or an injected binding: a fake or an emulator), wrapped here with typed
+ * errors. Also home of the request-number encoder and the Gunyah hypercall ABI (data only).
+ *
+ * @packageDocumentation
+ */
+export type { BindingModule, IoctlArg, PointerField, SysConstants } from './binding.js';
+export { ErrnoError, errnoName, errnoValue } from './errno.js';
+export {
+  BindingLoadError,
+  BUILD_BINDING_PATH,
+  PREBUILD_BINDING_PATH,
+  getBinding,
+  loadNativeBinding,
+  nativeBindingAvailable,
+  setBinding,
+  type LoadAttempt,
+} from './load.js';
+export {
+  addressOf,
+  close,
+  currentThread,
+  eventfd,
+  eventfdRead,
+  eventfdWrite,
+  ftruncate,
+  ioctl,
+  ioctlWithPtrs,
+  kick,
+  kickSignal,
+  memfdCreate,
+  mmap,
+  munmap,
+  open,
+  pageSize,
+  poll,
+  pread,
+  pwrite,
+  read,
+  sysConstants,
+  write,
+} from './syscalls.js';
+export { IOC_DIR, decodeIoc, io, ioc, ior, iow, iowr, type IocDir, type IocFields } from './ioc.js';
