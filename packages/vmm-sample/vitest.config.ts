@@ -7,5 +7,6 @@ export default defineProject({
     pool: 'forks',
     maxWorkers: 2,
     restoreMocks: true,
+    passWithNoTests: true,
   },
 });

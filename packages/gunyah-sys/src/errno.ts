@@ -40,6 +40,7 @@ export function errnoValue(name: string): number | undefined {
  * ```
  */
 export class ErrnoError extends Error {
+  /** Always `'ErrnoError'`. */
   override readonly name = 'ErrnoError';
   /** Positive errno value. */
   readonly errno: number;

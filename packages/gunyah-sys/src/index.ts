@@ -42,3 +42,5 @@ export {
   write,
 } from './syscalls.js';
 export { IOC_DIR, decodeIoc, io, ioc, ior, iow, iowr, type IocDir, type IocFields } from './ioc.js';
+export * from './uapi/index.js';
+export * from './hypercall/index.js';

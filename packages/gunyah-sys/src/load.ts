@@ -18,6 +18,7 @@ export interface LoadAttempt {
  * message says how to build the addon.
  */
 export class BindingLoadError extends Error {
+  /** Always `'BindingLoadError'`. */
   override readonly name = 'BindingLoadError';
   /** Always `'BINDING_NOT_FOUND'`. */
   readonly code = 'BINDING_NOT_FOUND';
@@ -90,14 +91,26 @@ export function getBinding(): BindingModule {
  * @throws {BindingLoadError} BINDING_NOT_FOUND when no addon can be loaded
  */
 export function loadNativeBinding(): BindingModule {
-  const attempts: LoadAttempt[] = [];
   const fromEnv = process.env['GUNYAH_SYS_BINDING'];
-  const found =
-    (fromEnv ? tryLoad(fromEnv, 'GUNYAH_SYS_BINDING', attempts) : undefined) ??
-    tryLoad(BUILD_BINDING_PATH, 'build', attempts) ??
-    tryLoad(PREBUILD_BINDING_PATH, 'prebuild', attempts);
-  if (!found) throw new BindingLoadError(attempts);
-  return found;
+  return searchBinding([
+    ...(fromEnv ? [{ source: 'GUNYAH_SYS_BINDING' as const, path: fromEnv }] : []),
+    { source: 'build', path: BUILD_BINDING_PATH },
+    { source: 'prebuild', path: PREBUILD_BINDING_PATH },
+  ]);
+}
+
+/**
+ * Load the first candidate that loads; the search behind {@link loadNativeBinding}.
+ *
+ * @internal
+ */
+export function searchBinding(candidates: readonly { source: LoadAttempt['source']; path: string }[]): BindingModule {
+  const attempts: LoadAttempt[] = [];
+  for (const c of candidates) {
+    const found = tryLoad(c.path, c.source, attempts);
+    if (found) return found;
+  }
+  throw new BindingLoadError(attempts);
 }
 
 /** Whether the native addon can be loaded on this machine (never throws). */
