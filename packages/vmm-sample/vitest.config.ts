@@ -7,6 +7,5 @@ export default defineProject({
     pool: 'forks',
     maxWorkers: 2,
     restoreMocks: true,
-    passWithNoTests: true,
   },
 });
