@@ -56,10 +56,13 @@ for (const pkg of readdirSync(join(root, 'packages'))) rmSync(join(root, 'packag
 
 const turbo = join(root, 'node_modules', '.bin', 'turbo');
 step('build', turbo, ['run', 'build', 'build:native', '--concurrency=2', '--output-logs=errors-only'], { fatal: true });
+const haveTestbed = existsSync(join(root, 'packages', 'testbed', 'package.json'));
+// The testbed cache also holds a real Debian arm64 kernel that unit tests use when present.
+if (haveTestbed) step('prepare arm64 testbed', 'npm', ['run', 'prepare-testbed', '-w', '@gunyah-ts/testbed'], { timeoutMin: 20 });
 step('typecheck', turbo, ['run', 'typecheck', '--concurrency=2', '--output-logs=errors-only']);
 step('unit and native tests', turbo, ['run', 'test', '--concurrency=2', '--continue']);
 step('api docs', join(root, 'node_modules', '.bin', 'typedoc'), []);
-if (existsSync(join(root, 'packages', 'testbed', 'package.json'))) {
+if (haveTestbed) {
   step('end-to-end tests (arm64 testbed)', 'npm', ['run', 'test:e2e'], { timeoutMin: 40 });
 }
 finish();
