@@ -3,7 +3,7 @@
 # cmake + g++: the native addon; device-tree-compiler: dtc cross-checks; qemu-system-arm, cpio and
 # the aarch64 cross compilers: the arm64 testbed and the layout checks; e2fsprogs: disk images.
 set -euo pipefail
-pkgs=(cmake g++ make python3 device-tree-compiler qemu-system-arm cpio gcc-aarch64-linux-gnu g++-aarch64-linux-gnu e2fsprogs)
+pkgs=(cmake g++ make python3 device-tree-compiler qemu-system-arm cpio gcc-aarch64-linux-gnu g++-aarch64-linux-gnu e2fsprogs xz-utils)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
