@@ -7,5 +7,7 @@ export default defineProject({
     pool: 'forks',
     maxWorkers: 2,
     restoreMocks: true,
+    // fast-check suites run hundreds of cases; CI shares 2 cores between jobs
+    testTimeout: 20_000,
   },
 });
