@@ -55,8 +55,24 @@ export interface FakeRmVm {
   readonly status: number;
   /** Image parcel handle after VM_CONFIG_IMAGE. */
   readonly imageHandle: number | null;
+  /** The VM_CONFIG_IMAGE request that configured the VM (null before it, and after a reset). */
+  readonly image: ConfigImage | null;
   /** Boot registers set with VM_SET_BOOT_CONTEXT, keyed `regSet << 8 | regIndex`. */
   readonly bootContext: ReadonlyMap<number, bigint>;
+}
+
+/** What VM_CONFIG_IMAGE said about the image parcel (spec §4.2). */
+export interface ConfigImage {
+  /** Authentication mechanism. */
+  readonly authMechanism: number;
+  /** Image offset in the parcel. */
+  readonly imageOffset: bigint;
+  /** Image size. */
+  readonly imageSize: bigint;
+  /** DTB offset in the parcel. */
+  readonly dtbOffset: bigint;
+  /** DTB window size. */
+  readonly dtbSize: bigint;
 }
 
 /** A memory parcel as the fake RM sees it. */
@@ -88,6 +104,7 @@ interface Vm {
   owner: number;
   status: number;
   imageHandle: number | null;
+  image: ConfigImage | null;
   bootContext: Map<number, bigint>;
 }
 
@@ -155,7 +172,7 @@ export class FakeRm {
   /** A snapshot of a VM, or `undefined` when the VMID is not allocated. */
   vm(vmid: number): FakeRmVm | undefined {
     const vm = this.vms.get(vmid);
-    return vm === undefined ? undefined : { ...vm, bootContext: new Map(vm.bootContext) };
+    return vm === undefined ? undefined : this.snapshot(vm);
   }
 
   /** A snapshot of a parcel, or `undefined` when the handle does not exist. */
@@ -218,6 +235,13 @@ export class FakeRm {
         if (req.imageOffset + req.imageSize > size || req.dtbOffset + req.dtbSize > size) throw new RmError('ARGUMENT_INVALID');
         if (req.authMechanism > RM_AUTH.ANDROID) throw new RmError('ARGUMENT_INVALID');
         vm.imageHandle = req.handle;
+        vm.image = {
+          authMechanism: req.authMechanism,
+          imageOffset: req.imageOffset,
+          imageSize: req.imageSize,
+          dtbOffset: req.dtbOffset,
+          dtbSize: req.dtbSize,
+        };
         this.setStatus(vm, req.authMechanism === RM_AUTH.PLATFORM ? RM_VM_STATUS.AUTH : RM_VM_STATUS.INIT, ctx);
       } catch (error) {
         this.setStatus(vm, RM_VM_STATUS.INIT_FAILED, ctx);
@@ -235,6 +259,12 @@ export class FakeRm {
       this.hlosOnly(ctx);
       const vm = this.owned(vmid, ctx, 'VMID_INVALID', 'DENIED');
       this.expectState(vm, RM_VM_STATUS.INIT);
+      try {
+        this.initVm(this.snapshot(vm), this.parcelSnapshot(vm.imageHandle));
+      } catch (error) {
+        this.setStatus(vm, RM_VM_STATUS.INIT_FAILED, ctx);
+        throw error;
+      }
       this.setStatus(vm, RM_VM_STATUS.READY, ctx);
       return {};
     });
@@ -260,27 +290,17 @@ export class FakeRm {
       const vm = this.vms.get(vmid);
       if (vm === undefined) throw new RmError('ARGUMENT_INVALID');
       if (vm.imageHandle === null) throw new RmError('NORESOURCE');
-      const resources: HypResource[] = [];
-      if (vm.owner === ctx.callerVmid) {
-        for (let i = 0; i < this.vcpus; i++) {
-          resources.push({
-            type: RM_RESOURCE_TYPE.VCPU,
-            partnerVmid: 0,
-            resourceHandle: 0,
-            resourceLabel: i,
-            capId: this.capIdBase + BigInt(i),
-            virqHandle: 0,
-            virq: this.virqBase === 0 ? 0 : this.virqBase + i,
-            base: 0n,
-            size: 0n,
-          });
-        }
-      }
-      return { resources };
+      return { resources: this.vmResources(this.snapshot(vm), ctx.callerVmid) };
     });
     s.handle('VM_START', ({ vmid }, ctx) => {
       const vm = this.owned(vmid, ctx, 'VMID_INVALID', 'DENIED');
       this.expectState(vm, RM_VM_STATUS.READY);
+      try {
+        this.startVm(this.snapshot(vm));
+      } catch (error) {
+        this.setStatus(vm, RM_VM_STATUS.INIT_FAILED, ctx);
+        throw error;
+      }
       // RM accepts and maps every complete parcel whose ACL names the VM
       for (const p of this.parcels.values()) {
         if (p.complete && p.acl.some((e) => e.vmid === vmid)) p.acceptedBy.add(vmid);
@@ -308,6 +328,7 @@ export class FakeRm {
           ctx.notify('MEM_RELEASED', { handle: p.handle, vmid, memInfoTag: 0 });
         }
         vm.imageHandle = null;
+        vm.image = null;
         vm.bootContext.clear();
         this.setStatus(vm, RM_VM_STATUS.RESET, ctx);
       });
@@ -319,6 +340,51 @@ export class FakeRm {
       if (vm.owner !== ctx.callerVmid && vm.vmid !== ctx.callerVmid) throw new RmError('DENIED');
       return { vmStatus: vm.status, osStatus: 0, appStatus: 0 };
     });
+  }
+
+  /**
+   * Hook run by VM_INIT after the state check: a model validates the VM's configuration here
+   * (e.g. parse the devicetree in the image parcel). Throw an {@link RmError} to fail: the VM goes
+   * to INIT_FAILED (with its VM_STATUS notification) and the reply carries the error.
+   * The default accepts every VM.
+   */
+  protected initVm(_vm: FakeRmVm, _image: FakeRmParcel | undefined): void {}
+
+  /**
+   * Hook answering VM_GET_HYP_RESOURCES for a configured VM. The default gives the VM's owner one
+   * vCPU resource per configured vCPU (labels 0…n−1) and others nothing.
+   */
+  protected vmResources(vm: FakeRmVm, callerVmid: number): HypResource[] {
+    const resources: HypResource[] = [];
+    if (vm.owner !== callerVmid) return resources;
+    for (let i = 0; i < this.vcpus; i++) {
+      resources.push({
+        type: RM_RESOURCE_TYPE.VCPU,
+        partnerVmid: 0,
+        resourceHandle: 0,
+        resourceLabel: i,
+        capId: this.capIdBase + BigInt(i),
+        virqHandle: 0,
+        virq: this.virqBase === 0 ? 0 : this.virqBase + i,
+        base: 0n,
+        size: 0n,
+      });
+    }
+    return resources;
+  }
+
+  /**
+   * Hook run by VM_START after the state check and before the VM's parcels are accepted (e.g.
+   * apply the devicetree overlay). Throw an {@link RmError} to fail: the VM goes to INIT_FAILED.
+   */
+  protected startVm(_vm: FakeRmVm): void {}
+
+  private snapshot(vm: Vm): FakeRmVm {
+    return { ...vm, bootContext: new Map(vm.bootContext) };
+  }
+
+  private parcelSnapshot(handle: number | null): FakeRmParcel | undefined {
+    return handle === null ? undefined : this.parcel(handle);
   }
 
   private alloc(vmid: number, ctx: RmRequestContext): { vmid: number | null } {
@@ -336,7 +402,7 @@ export class FakeRm {
     } else if (vmid >= 64 || this.vms.has(vmid)) {
       throw new RmError('NORESOURCE');
     }
-    this.vms.set(id, { vmid: id, owner: ctx.callerVmid, status: RM_VM_STATUS.LOAD, imageHandle: null, bootContext: new Map() });
+    this.vms.set(id, { vmid: id, owner: ctx.callerVmid, status: RM_VM_STATUS.LOAD, imageHandle: null, image: null, bootContext: new Map() });
     return { vmid: vmid === 0 ? id : null };
   }
 
