@@ -1,0 +1,82 @@
+// Worker mode of VcpuRunner with the real addon: vCPU workers, the SharedArrayBuffer MMIO hand-off,
+// and stop() = immediate_exit + a real-time signal interrupting a genuinely blocked syscall.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { loadNativeBinding, nativeBindingAvailable } from '@gunyah-ts/sys';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Vcpu, VcpuRunner, variantInfo, type MmioAccess } from '../../src/index.js';
+// @ts-expect-error -- plain ESM fixture without types
+import { createBinding } from './fixtures/scripted-binding.mjs';
+
+const fixture = new URL('./fixtures/scripted-binding.mjs', import.meta.url).href;
+const built = existsSync(fileURLToPath(new URL('../../dist/worker.js', import.meta.url)));
+const enabled = nativeBindingAvailable() && built;
+
+describe.skipIf(!enabled)(`VcpuRunner worker mode (needs the built addon and \`npx tsc -b\`${enabled ? '' : ': skipped'})`, () => {
+  const n = enabled ? loadNativeBinding() : undefined;
+  const fds: number[] = [];
+  afterAll(() => {
+    for (const fd of fds) n?.close(fd);
+  });
+
+  function setup(): { efd: number; vcpu: Vcpu } {
+    const pageFd = n!.memfdCreate('run-page', 1);
+    n!.ftruncate(pageFd, n!.pageSize());
+    process.env['GUNYAH_TEST_RUN_PAGE_FD'] = String(pageFd);
+    const efd = n!.eventfd(0, 0);
+    fds.push(pageFd, efd);
+    const binding = (createBinding as () => import('@gunyah-ts/sys').BindingModule)();
+    return { efd, vcpu: Vcpu.fromRawFd(efd, { id: 0, info: variantInfo('C'), binding }) };
+  }
+
+  it('hands MMIO reads and writes to the main thread and stops a vCPU blocked in the kernel', async () => {
+    const { efd, vcpu } = setup();
+    const seen: MmioAccess[] = [];
+    let gotWrite!: () => void;
+    const wrote = new Promise<void>((r) => (gotWrite = r));
+    const runner = VcpuRunner.start({
+      vcpus: [vcpu],
+      workerBinding: fixture,
+      mmio: (a) => {
+        if (!a.isWrite) a.data = a.addr * 2n;
+        seen.push({ ...a });
+        if (a.isWrite) gotWrite();
+        return 'handled';
+      },
+    });
+    expect(runner.mode).toBe('worker');
+    n!.write(efd, new BigUint64Array([5n]));
+    await wrote;
+    expect(seen).toEqual([
+      { addr: 0x1005n, len: 4, isWrite: false, data: 0x200an },
+      { addr: 0x2000n, len: 8, isWrite: true, data: 0x200an },
+    ]);
+    // The worker is now blocked in read(): stop() must interrupt it.
+    const t0 = Date.now();
+    const [res] = await runner.stop();
+    expect(res).toMatchObject({ id: 0, reason: 'stopped', error: undefined });
+    expect(Date.now() - t0).toBeLessThan(2000);
+  }, 10_000);
+
+  it('other exits go to onExit on the main thread; "stop" ends the vCPU', async () => {
+    const { efd, vcpu } = setup();
+    const exits: string[] = [];
+    const runner = VcpuRunner.start({
+      vcpus: [vcpu],
+      workerBinding: fixture,
+      mmio: () => 'handled',
+      onExit: (id, exit) => (exits.push(`${id}:${exit.kind}`), 'stop'),
+    });
+    n!.write(efd, new BigUint64Array([255n]));
+    const [res] = await runner.done;
+    expect(exits).toEqual(['0:shutdown']);
+    expect(res).toMatchObject({ id: 0, reason: 'exit', exit: { kind: 'shutdown', status: 2, exitType: 1 } });
+  }, 10_000);
+
+  it('stop() right after start ends the worker too', async () => {
+    const { vcpu } = setup();
+    const runner = VcpuRunner.start({ vcpus: [vcpu], workerBinding: fixture, mmio: () => 'handled' });
+    const [res] = await runner.stop();
+    expect(res?.reason).toBe('stopped');
+  }, 10_000);
+});
