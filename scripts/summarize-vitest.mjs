@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Sums the vitest JSON reports of every package (packages/*/reports/*.json) and prints the closing
+// Sums the vitest JSON reports of every package (packages/*/reports/*.json; the testbed writes its
+// end-to-end counts there in the same shape) and prints the closing
 // line CI reads: `vitest: N passed, N failed, N skipped`. Exits 1 on any failure, on a missing or
 // unreadable report, or when no test ran at all.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';

@@ -361,48 +361,34 @@ class GunyahSys : public Napi::Addon<GunyahSys> {
     return info.Env().Undefined();
   }
 
-  Napi::Value Read(const Napi::CallbackInfo& info) {
+  // read/write/pread/pwrite share one shape: (fd, buffer[, position]) -> byte count.
+  template <typename Io>
+  static Napi::Value FdBufferIo(const Napi::CallbackInfo& info, const char* syscall, bool positioned, Io io) {
     int32_t fd;
     Bytes b;
-    if (!ArgInt(info, 0, "fd", &fd) || info.Length() < 2 || !AsBytes(info.Env(), info[1], "buffer", &b))
+    uint64_t pos = 0;
+    if (!ArgInt(info, 0, "fd", &fd) || info.Length() < (positioned ? 3u : 2u) || !AsBytes(info.Env(), info[1], "buffer", &b) ||
+        (positioned && !ArgU64(info, 2, "position", &pos)))
       return info.Env().Undefined();
-    ssize_t n = ::read(fd, b.data, b.length);
-    if (n < 0) return ThrowErrno(info.Env(), "read", errno);
+    ssize_t n = io(fd, b.data, b.length, static_cast<off_t>(pos));
+    if (n < 0) return ThrowErrno(info.Env(), syscall, errno);
     return Napi::Number::New(info.Env(), static_cast<double>(n));
+  }
+
+  Napi::Value Read(const Napi::CallbackInfo& info) {
+    return FdBufferIo(info, "read", false, [](int fd, uint8_t* p, size_t n, off_t) { return ::read(fd, p, n); });
   }
 
   Napi::Value Write(const Napi::CallbackInfo& info) {
-    int32_t fd;
-    Bytes b;
-    if (!ArgInt(info, 0, "fd", &fd) || info.Length() < 2 || !AsBytes(info.Env(), info[1], "buffer", &b))
-      return info.Env().Undefined();
-    ssize_t n = ::write(fd, b.data, b.length);
-    if (n < 0) return ThrowErrno(info.Env(), "write", errno);
-    return Napi::Number::New(info.Env(), static_cast<double>(n));
+    return FdBufferIo(info, "write", false, [](int fd, uint8_t* p, size_t n, off_t) { return ::write(fd, p, n); });
   }
 
   Napi::Value Pread(const Napi::CallbackInfo& info) {
-    int32_t fd;
-    Bytes b;
-    uint64_t pos;
-    if (!ArgInt(info, 0, "fd", &fd) || info.Length() < 3 || !AsBytes(info.Env(), info[1], "buffer", &b) ||
-        !ArgU64(info, 2, "position", &pos))
-      return info.Env().Undefined();
-    ssize_t n = ::pread(fd, b.data, b.length, static_cast<off_t>(pos));
-    if (n < 0) return ThrowErrno(info.Env(), "pread", errno);
-    return Napi::Number::New(info.Env(), static_cast<double>(n));
+    return FdBufferIo(info, "pread", true, [](int fd, uint8_t* p, size_t n, off_t o) { return ::pread(fd, p, n, o); });
   }
 
   Napi::Value Pwrite(const Napi::CallbackInfo& info) {
-    int32_t fd;
-    Bytes b;
-    uint64_t pos;
-    if (!ArgInt(info, 0, "fd", &fd) || info.Length() < 3 || !AsBytes(info.Env(), info[1], "buffer", &b) ||
-        !ArgU64(info, 2, "position", &pos))
-      return info.Env().Undefined();
-    ssize_t n = ::pwrite(fd, b.data, b.length, static_cast<off_t>(pos));
-    if (n < 0) return ThrowErrno(info.Env(), "pwrite", errno);
-    return Napi::Number::New(info.Env(), static_cast<double>(n));
+    return FdBufferIo(info, "pwrite", true, [](int fd, uint8_t* p, size_t n, off_t o) { return ::pwrite(fd, p, n, o); });
   }
 
   Napi::Value Eventfd(const Napi::CallbackInfo& info) {
