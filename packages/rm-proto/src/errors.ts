@@ -245,6 +245,8 @@ export class RmProtocolError extends Error {
 export type RmClientErrorCode =
   /** No reply arrived within the timeout. */
   | 'TIMEOUT'
+  /** A synchronous call returned without a reply (the server did not answer inline). */
+  | 'NO_REPLY'
   /** The caller's AbortSignal fired. */
   | 'CANCELLED'
   /** The client was closed. */
@@ -277,7 +279,11 @@ export type RmTransportErrorCode =
   /** Message above the queue's maximum size (240 for RM queues). */
   | 'MESSAGE_TOO_LARGE'
   /** The transport is closed. */
-  | 'CLOSED';
+  | 'CLOSED'
+  /** A synchronous endpoint was given a transport whose `send` returned a promise. */
+  | 'ASYNC_TRANSPORT'
+  /** A synchronous transport's peer has no receive handler (the message would be lost). */
+  | 'NO_RECEIVER';
 
 /** A transport refused a message. */
 export class RmTransportError extends Error {

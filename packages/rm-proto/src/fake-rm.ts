@@ -20,8 +20,8 @@ import {
 } from './constants.js';
 import { RmError } from './errors.js';
 import type { AclEntry, AttrEntry, HypResource, MemParcelCreateRequest, SglEntry } from './payloads.js';
-import { RmServer, createSeqCounter, type RmRequestContext } from './server.js';
-import type { RmTransport } from './transport.js';
+import { RmServer, createSeqCounter, type RmRequestContext, type RmServerOptions } from './server.js';
+import type { RmTransport, createSyncTransportPair } from './transport.js';
 
 /** Options of {@link FakeRm}. */
 export interface FakeRmOptions {
@@ -43,6 +43,11 @@ export interface FakeRmOptions {
   readonly firstHandle?: number;
   /** Passed to the server: problems that belong to no reply. */
   readonly onError?: (error: unknown) => void;
+  /**
+   * Serve inline ({@link RmServerOptions.synchronous}), for a {@link createSyncTransportPair}
+   * link and an `RmSyncClient`; default false. Subclass hooks must then not return promises.
+   */
+  readonly synchronous?: boolean;
 }
 
 /** A VM as the fake RM sees it. */
@@ -161,6 +166,7 @@ export class FakeRm {
       callerVmid: options.callerVmid ?? RM_VMID.HLOS,
       nextNotificationSeq: createSeqCounter(),
       ...(options.onError === undefined ? {} : { onError: options.onError }),
+      synchronous: options.synchronous ?? false,
     });
     this.vcpus = options.vcpus ?? 1;
     this.capIdBase = options.capIdBase ?? 0x1000n;
@@ -184,6 +190,29 @@ export class FakeRm {
   /** Handles of every existing parcel. */
   parcelHandles(): number[] {
     return [...this.parcels.keys()];
+  }
+
+  /**
+   * The hypervisor tells the RM that a VM stopped by itself (PSCI SYSTEM_OFF / SYSTEM_RESET, a
+   * crash, a watchdog): a RUNNING or PAUSED VM becomes EXITED, and the RM notifies its owner with
+   * VM_STATUS(EXITED) followed by VM_EXITED(exitType, reason), as the public RM does (spec §6.3).
+   * Returns false (and sends nothing) when the VM does not exist or is not running or paused.
+   * On a synchronous server the notifications are delivered before this returns.
+   *
+   * @param vmid - the VM.
+   * @param exitType - `RM_EXIT_TYPE` value.
+   * @param reason - exit reason words (default `[0]`).
+   */
+  vmExited(vmid: number, exitType: number, reason: readonly number[] = [0]): boolean {
+    const vm = this.vms.get(vmid);
+    if (vm === undefined || (vm.status !== RM_VM_STATUS.RUNNING && vm.status !== RM_VM_STATUS.PAUSED)) return false;
+    vm.status = RM_VM_STATUS.EXITED;
+    const report = (p: Promise<void>): void => {
+      void p.catch(() => undefined); // transport failures reach onError through the server
+    };
+    report(this.server.notify('VM_STATUS', { vmid, vmStatus: RM_VM_STATUS.EXITED, osStatus: 0, appStatus: 0 }));
+    report(this.server.notify('VM_EXITED', { vmid, exitType, reason }));
+    return true;
   }
 
   /** Resolves when every received request has been served. */

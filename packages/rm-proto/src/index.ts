@@ -13,3 +13,4 @@ export * from './transport.js';
 export * from './client.js';
 export * from './server.js';
 export * from './fake-rm.js';
+export * from './sync-client.js';

@@ -16,7 +16,7 @@ import {
   type RmRequestName,
   type RmRequestOf,
 } from './catalogue.js';
-import { RM_ERROR, RmError, RmProtocolError, hex32 } from './errors.js';
+import { RM_ERROR, RmError, RmProtocolError, RmTransportError, hex32 } from './errors.js';
 import { RmReassembler, encodeMessage, type RmMessage, type RmMessageType } from './framing.js';
 import type { RmTransport } from './transport.js';
 
@@ -68,6 +68,17 @@ export interface RmServerOptions {
    * failures, and unexpected handler exceptions (which are answered with DENIED). Default: ignore.
    */
   readonly onError?: (error: unknown) => void;
+  /**
+   * Serve requests inline, on the call stack of the transport's receive handler (default false).
+   * For links whose caller cannot wait for a promise, such as an emulated kernel's synchronous
+   * `VM_START` ioctl. The transport's `send` must return nothing (no promise), and handlers must
+   * return their reply directly: a handler returning a promise is answered DENIED and reported to
+   * {@link RmServerOptions.onError}. `ctx.notify()` sends at once (before the reply) and
+   * `ctx.afterReply()` tasks run right after the reply is sent. A request arriving while another
+   * is being served (a re-entrant call) is served after it, still before `receive` returns.
+   * Use {@link createSyncTransportPair} and `RmSyncClient` at the other end.
+   */
+  readonly synchronous?: boolean;
 }
 
 /** A u16 counter starting at 0, wrapping at 65536, for notification sequence numbers. */
@@ -108,6 +119,9 @@ export class RmServer {
   private work: Promise<void> = Promise.resolve();
   private outgoing: Promise<void> = Promise.resolve();
   private closed = false;
+  private readonly synchronous: boolean;
+  private serving = false;
+  private readonly backlog: RmMessage[] = [];
 
   /**
    * @param transport - the RM end of the link; the server installs its receive handler.
@@ -118,6 +132,7 @@ export class RmServer {
     this.callerVmid = options.callerVmid ?? RM_VMID.HLOS;
     this.nextSeq = options.nextNotificationSeq ?? createSeqCounter();
     this.onError = options.onError;
+    this.synchronous = options.synchronous ?? false;
     transport.onReceive((bytes) => this.receive(bytes));
   }
 
@@ -131,14 +146,15 @@ export class RmServer {
    */
   handle<N extends RmRequestName>(name: N, handler: RmRequestHandler<N>): this {
     const def = RM_REQUESTS[name];
-    this.handlers.set(def.id, async (payload, context) => {
+    this.handlers.set(def.id, (payload, context) => {
       let request: RmRequestOf<N>;
       try {
         request = def.request.decode(payload) as RmRequestOf<N>;
       } catch (cause) {
         throw new RmError('MSG_INVALID', { msgId: def.id, messageName: name, cause });
       }
-      const reply = await handler(request, context);
+      const reply = handler(request, context);
+      if (isThenable(reply)) return Promise.resolve(reply).then((r) => def.reply.encode(r));
       return def.reply.encode(reply);
     });
     return this;
@@ -163,7 +179,29 @@ export class RmServer {
    */
   notify<N extends RmNotificationName>(name: N, payload: RmNotifications[N]): Promise<void> {
     const def = RM_NOTIFICATIONS[name];
-    return this.send('notification', this.nextSeq(), def.id, def.payload.encode(payload));
+    const bytes = def.payload.encode(payload);
+    if (this.synchronous) {
+      try {
+        this.sendSync('notification', this.nextSeq(), def.id, bytes);
+        return Promise.resolve();
+      } catch (error) {
+        this.report(error);
+        return Promise.reject(error);
+      }
+    }
+    return this.send('notification', this.nextSeq(), def.id, bytes);
+  }
+
+  /**
+   * Synchronous mode: sends a notification now and returns when every fragment has been handed
+   * to the transport (which, with {@link createSyncTransportPair}, means delivered).
+   *
+   * @throws {RmProtocolError} FIELD_OUT_OF_RANGE when the payload does not encode.
+   * @throws {RmTransportError} from the transport; `ASYNC_TRANSPORT` when it returned a promise.
+   */
+  notifySync<N extends RmNotificationName>(name: N, payload: RmNotifications[N]): void {
+    const def = RM_NOTIFICATIONS[name];
+    this.sendSync('notification', this.nextSeq(), def.id, def.payload.encode(payload));
   }
 
   /** Resolves when every received request has been served and every message sent. */
@@ -186,6 +224,17 @@ export class RmServer {
     this.onError?.(error);
   }
 
+  private sendSync(type: RmMessageType, seq: number, msgId: number, payload: Uint8Array): void {
+    const fragments = encodeMessage({ type, seq, msgId, payload });
+    for (const fragment of fragments) {
+      const r = this.transport.send(fragment, { push: false });
+      if (isThenable(r)) {
+        void Promise.resolve(r).catch(() => undefined);
+        throw new RmTransportError('ASYNC_TRANSPORT', 'a synchronous RmServer needs a transport whose send returns nothing');
+      }
+    }
+  }
+
   private send(type: RmMessageType, seq: number, msgId: number, payload: Uint8Array): Promise<void> {
     const fragments = encodeMessage({ type, seq, msgId, payload });
     const done = this.outgoing.then(async () => {
@@ -205,7 +254,92 @@ export class RmServer {
       this.report(new RmProtocolError('UNEXPECTED_TYPE', `server ignored a ${message.type} ${hex32(message.msgId)}`));
       return;
     }
+    if (this.synchronous) {
+      this.backlog.push(message);
+      if (this.serving) return; // re-entrant: served after the current request
+      this.serving = true;
+      try {
+        for (let next = this.backlog.shift(); next !== undefined; next = this.backlog.shift()) this.serveSync(next);
+      } finally {
+        this.serving = false;
+      }
+      return;
+    }
     this.work = this.work.then(() => this.serve(message));
+  }
+
+  private serveSync(message: RmMessage): void {
+    const def = lookupMessage(message.msgId);
+    const after: (() => void | Promise<void>)[] = [];
+    const context: RmRequestContext = {
+      name: def?.kind === 'request' ? def.name : null,
+      msgId: message.msgId,
+      seq: message.seq,
+      callerVmid: this.callerVmid,
+      payload: message.payload,
+      notify: (name, payload) => {
+        try {
+          this.notifySync(name, payload);
+        } catch (error) {
+          this.report(error);
+        }
+      },
+      afterReply: (task) => {
+        after.push(task);
+      },
+    };
+    const handler = this.handlers.get(message.msgId);
+    let code: number = RM_ERROR.OK;
+    let data: Uint8Array = new Uint8Array(0);
+    if (handler === undefined) {
+      code = RM_ERROR.UNIMPLEMENTED;
+    } else {
+      try {
+        const result = handler(message.payload, context);
+        if (isThenable(result)) {
+          void Promise.resolve(result).catch(() => undefined);
+          code = RM_ERROR.DENIED;
+          this.report(new RmProtocolError('UNEXPECTED_TYPE', `handler of ${hex32(message.msgId)} returned a promise on a synchronous server`));
+        } else {
+          data = result;
+        }
+      } catch (error) {
+        if (error instanceof RmError) {
+          code = error.rmErrorCode;
+          data = error.extra;
+        } else {
+          code = RM_ERROR.DENIED;
+          this.report(error);
+        }
+      }
+    }
+    const reply = new Uint8Array(4 + data.byteLength);
+    new DataView(reply.buffer).setUint32(0, code, true);
+    reply.set(data, 4);
+    try {
+      this.sendSync('reply', message.seq, message.msgId, reply);
+    } catch (error) {
+      this.report(error);
+      if (error instanceof RmProtocolError && code === RM_ERROR.OK) {
+        const nomem = new Uint8Array(4);
+        new DataView(nomem.buffer).setUint32(0, RM_ERROR.NOMEM, true);
+        try {
+          this.sendSync('reply', message.seq, message.msgId, nomem);
+        } catch (e) {
+          this.report(e);
+        }
+      }
+    }
+    for (const task of after) {
+      try {
+        const r = task();
+        if (isThenable(r)) {
+          void Promise.resolve(r).catch((error: unknown) => this.report(error));
+        }
+      } catch (error) {
+        this.report(error);
+      }
+    }
   }
 
   private async serve(message: RmMessage): Promise<void> {
@@ -265,4 +399,8 @@ export class RmServer {
       }
     }
   }
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
 }

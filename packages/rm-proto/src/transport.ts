@@ -159,3 +159,76 @@ export function createMemoryTransportPair(options: MemoryTransportOptions = {}):
   b.peer = a;
   return [a, b];
 }
+
+/** One end of a synchronous in-memory link; see {@link createSyncTransportPair}. */
+export interface SyncTransport extends RmTransport {
+  /** Sends one message and returns after the peer's receive handler ran on it. */
+  send(message: Uint8Array, options: RmSendOptions): void;
+  /** Number of messages this end has sent. */
+  readonly sent: number;
+  /** Observes every message this end sends (after validation), for tests and tracing. */
+  tap: ((message: Uint8Array, options: RmSendOptions) => void) | null;
+  /** Closes both directions of the link; later sends throw CLOSED. */
+  close(): void;
+}
+
+class SyncEnd implements SyncTransport {
+  peer: SyncEnd | null = null;
+  sent = 0;
+  tap: ((message: Uint8Array, options: RmSendOptions) => void) | null = null;
+  handler: RmReceiveHandler | null = null;
+  closed = false;
+  private readonly maxSize: number;
+
+  constructor(maxSize: number) {
+    this.maxSize = maxSize;
+  }
+
+  send(message: Uint8Array, options: RmSendOptions): void {
+    if (this.closed || this.peer === null) throw new RmTransportError('CLOSED', 'transport is closed');
+    if (message.byteLength === 0) throw new RmTransportError('EMPTY_MESSAGE', 'message queues reject size 0');
+    if (message.byteLength > this.maxSize) {
+      throw new RmTransportError('MESSAGE_TOO_LARGE', `message of ${message.byteLength} bytes exceeds ${this.maxSize}`);
+    }
+    const receiver = this.peer.handler;
+    if (receiver === null) throw new RmTransportError('NO_RECEIVER', 'the other end has no receive handler');
+    const copy = message.slice(); // the hypervisor copies the message into the queue
+    this.sent += 1;
+    this.tap?.(copy, options);
+    receiver(copy);
+  }
+
+  onReceive(handler: RmReceiveHandler | null): void {
+    this.handler = handler;
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.peer !== null) this.peer.closed = true;
+  }
+}
+
+/**
+ * Two connected in-memory transport ends that deliver each message synchronously: `send` copies
+ * the message (1…240 bytes, as {@link createMemoryTransportPair} checks) and calls the peer's
+ * receive handler before it returns. For a synchronous RM link (an `RmServer` with
+ * `synchronous: true` and an `RmSyncClient`), where a caller such as an emulated ioctl cannot
+ * wait for a promise. Sending while the peer has no receive handler throws NO_RECEIVER.
+ *
+ * @example
+ * ```ts
+ * const [hostEnd, rmEnd] = createSyncTransportPair();
+ * new FakeRm(rmEnd, { synchronous: true });
+ * const rm = new RmSyncClient(hostEnd);
+ * const { vmid } = rm.call('VM_ALLOC_VMID', { vmid: 0 });
+ * ```
+ */
+export function createSyncTransportPair(options: Pick<MemoryTransportOptions, 'maxMessageSize'> = {}): [SyncTransport, SyncTransport] {
+  const size = options.maxMessageSize ?? RM_MESSAGE_SIZE;
+  if (!Number.isInteger(size) || size < 1) throw new RangeError('maxMessageSize must be a positive integer');
+  const a = new SyncEnd(size);
+  const b = new SyncEnd(size);
+  a.peer = b;
+  b.peer = a;
+  return [a, b];
+}

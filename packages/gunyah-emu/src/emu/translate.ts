@@ -1,0 +1,216 @@
+/**
+ * `VCPU_RUN` translated to `KVM_RUN` (design decision 3). One function serves the main thread
+ * (inline runs through the emulator binding) and vCPU workers (the worker binding): all state it
+ * needs is in the shared vCPU page (run page + private area) and the VM page.
+ *
+ * @module
+ */
+import {
+  DEFAULT_IDENTIFY_RESULT,
+  ErrnoError,
+  EXIT_REASON,
+  RESUME_ACTION,
+  VCPU_RUN_OFFSETS as O,
+  VM_EXIT_TYPE,
+  VM_STATUS,
+  answerGunyahSmcccCall,
+  errnoValue,
+  rulesForVariant,
+  type GunyahIdentity,
+} from './sys.js';
+import type { KvmExit } from '../kvm/index.js';
+import {
+  VM_PAGE_MAX_VCPUS,
+  VM_PAGE_STATUS,
+  decodeVcpuPrivate,
+  decodeVmPage,
+  markVmStopped,
+  readVmSlot,
+  setPending,
+  setVcpuFlag,
+  setVmSlotThread,
+  type PendingAccess,
+} from './pages.js';
+
+/** What the translation needs of one KVM vCPU (the real one wraps `KvmVcpu`; tests script it). */
+export interface KvmVcpuPort {
+  /** `KVM_RUN`, decoded (`EINTR` → `interrupted`). */
+  run(): KvmExit;
+  /** Write the data of a pending MMIO read into `kvm_run` (consumed by the next `KVM_RUN`). */
+  completeMmioRead(value: bigint, len: number): void;
+  /** Answer a forwarded SMCCC call (x0…x3). */
+  completeHypercall(registers: readonly bigint[]): void;
+  /** Inject an external data abort (`KVM_SET_VCPU_EVENTS`, `ext_dabt_pending`). */
+  injectExternalAbort(): void;
+  /** Set `kvm_run.immediate_exit` (to stop the vCPU from another thread). */
+  setImmediateExit(value: number): void;
+}
+
+/** Per-thread services of the translation. */
+export interface RunServices {
+  /** The KVM vCPU behind a KVM vCPU fd (cached per thread). */
+  kvm(kvmFd: number, kvmRunSize: number): KvmVcpuPort;
+  /** The VM page behind its memfd (cached per thread). */
+  vmPage(fd: number): DataView;
+  /** This thread's kick token. */
+  currentThread(): bigint;
+  /** Kick another thread (errors are ignored by the caller). */
+  kick(thread: bigint): void;
+  /** What guests learn from Gunyah's identify/UID calls; default `DEFAULT_IDENTIFY_RESULT` of `@gunyah-ts/sys`. */
+  readonly identity?: GunyahIdentity;
+}
+
+function fail(name: string): never {
+  throw new ErrnoError(errnoValue(name) ?? 22, 'ioctl', 'GUNYAH_VCPU_RUN');
+}
+
+const SMCCC_NOT_SUPPORTED = 0xffff_ffff_ffff_ffffn;
+
+function clearUnion(page: DataView): void {
+  for (let i = 16; i < 40; i++) page.setUint8(i, 0);
+}
+
+function writeStatus(page: DataView, vm: ReturnType<typeof decodeVmPage>): number {
+  clearUnion(page);
+  page.setUint32(O.exit_reason, EXIT_REASON.STATUS, true);
+  const status =
+    vm.status === VM_PAGE_STATUS.LOAD_FAILED ? VM_STATUS.LOAD_FAILED : vm.status === VM_PAGE_STATUS.EXITED ? VM_STATUS.EXITED : VM_STATUS.CRASHED;
+  page.setUint32(O.status_status, status, true);
+  if (status === VM_STATUS.EXITED) {
+    page.setUint16(O.status_exit_type, vm.exitType, true);
+    page.setUint32(O.status_reason_size, vm.reasonSize, true);
+    vm.reason.forEach((b, i) => page.setUint8(O.status_reason + i, b));
+  }
+  setVcpuFlag(page, 'terminal', true);
+  return 0;
+}
+
+function writeMmio(page: DataView, p: PendingAccess, hasResume: boolean): number {
+  clearUnion(page);
+  page.setUint32(O.exit_reason, EXIT_REASON.MMIO, true);
+  page.setBigUint64(O.mmio_phys_addr, p.addr, true);
+  let d = p.kind === 'write' ? p.data : 0n;
+  for (let i = 0; i < 8; i++) {
+    page.setUint8(O.mmio_data + i, i < p.len ? Number(d & 0xffn) : 0);
+    d >>= 8n;
+  }
+  page.setUint32(O.mmio_len, p.len, true);
+  page.setUint8(O.mmio_is_write, p.kind === 'write' ? 1 : 0);
+  if (hasResume) page.setUint8(O.mmio_resume_action, RESUME_ACTION.HANDLED);
+  setPending(page, p);
+  return 0;
+}
+
+/**
+ * Stops the sibling vCPUs of `slot`: sets their `kvm_run.immediate_exit` and kicks the thread
+ * inside `KVM_RUN` (their next entry sees the VM page and reports STATUS).
+ */
+export function stopSiblings(vmPage: DataView, slot: number, s: RunServices, kvmRunSize: number): void {
+  for (let i = 0; i < VM_PAGE_MAX_VCPUS; i++) {
+    if (i === slot) continue;
+    const { thread, kvmFd } = readVmSlot(vmPage, i);
+    if (kvmFd >= 0) {
+      try {
+        s.kvm(kvmFd, kvmRunSize).setImmediateExit(1);
+      } catch {
+        /* the sibling was closed */
+      }
+    }
+    if (thread !== 0n) {
+      try {
+        s.kick(thread);
+      } catch {
+        /* the thread left KVM_RUN */
+      }
+    }
+  }
+}
+
+/**
+ * `VCPU_RUN` on an emulated vCPU page, with the rules of its variant (spec/gunyah-uapi.md §6.3):
+ * `ENODEV` when removed, unusable, not started or without a KVM vCPU; `EINTR` for
+ * `immediate_exit` or a kick; STATUS (terminal) once the VM stopped; completes a pending MMIO
+ * access (B/C resume actions: HANDLED; FAULT → external data abort; RETRY (B) → the same MMIO exit
+ * again, since every binding is mapped at start; above the variant's maximum → `EINVAL`, still
+ * pending); then loops on `KVM_RUN`: MMIO → Gunyah MMIO exit; PSCI SYSTEM_OFF/RESET → VM EXITED
+ * with exit type 1/2; crash, failed entry, internal error or an unhandled exit → CRASHED; Gunyah
+ * identify/UID SMCCC calls are answered, other forwarded calls get NOT_SUPPORTED.
+ *
+ * @param page - the whole vCPU page (run page + private area).
+ * @param s - per-thread services.
+ * @returns 0 after writing an exit into the run page.
+ * @throws {ErrnoError} ENODEV, EINTR, EINVAL as the driver; errors of `KVM_RUN` itself.
+ * @throws {EmuError} BAD_PAGE when the page is not an emulated vCPU page.
+ */
+export function runEmulatedVcpu(page: DataView, s: RunServices): number {
+  const priv = decodeVcpuPrivate(page);
+  const rules = rulesForVariant(priv.variant, priv.cPlus);
+  if (priv.removed || priv.unusable) fail('ENODEV');
+  if (page.getUint8(O.immediate_exit) !== 0) fail('EINTR');
+  if (priv.terminal) return 0;
+  const vmPage = s.vmPage(priv.vmPageFd);
+  let vm = decodeVmPage(vmPage);
+  if (vm.status === VM_PAGE_STATUS.NOT_STARTED || vm.status === VM_PAGE_STATUS.START_FAILED) fail('ENODEV');
+  if (vm.status !== VM_PAGE_STATUS.RUNNING) return writeStatus(page, vm);
+  if (priv.kvmFd < 0) fail('ENODEV');
+  const kvm = s.kvm(priv.kvmFd, priv.kvmRunSize);
+  const hasResume = rules.maxMmioResumeAction !== undefined;
+  if (priv.pending !== undefined) {
+    const p = priv.pending;
+    let action: number = RESUME_ACTION.HANDLED;
+    if (hasResume) {
+      action = page.getUint8(O.mmio_resume_action);
+      if (action > (rules.maxMmioResumeAction ?? 0)) fail('EINVAL');
+    }
+    if (action === RESUME_ACTION.RETRY) return writeMmio(page, p, hasResume);
+    if (action === RESUME_ACTION.FAULT) {
+      kvm.injectExternalAbort();
+    } else if (p.kind === 'read') {
+      let v = 0n;
+      for (let i = p.len - 1; i >= 0; i--) v = (v << 8n) | BigInt(page.getUint8(O.mmio_data + i));
+      kvm.completeMmioRead(v, p.len);
+    }
+    setPending(page, undefined);
+  }
+  const identity = s.identity ?? { identify: DEFAULT_IDENTIFY_RESULT };
+  for (;;) {
+    setVmSlotThread(vmPage, priv.slot, s.currentThread());
+    let exit: KvmExit;
+    try {
+      // a sibling may have stopped the VM between the check above and now
+      vm = decodeVmPage(vmPage);
+      if (vm.status !== VM_PAGE_STATUS.RUNNING) return writeStatus(page, vm);
+      exit = kvm.run();
+    } finally {
+      setVmSlotThread(vmPage, priv.slot, 0n);
+    }
+    switch (exit.kind) {
+      case 'interrupted': {
+        kvm.setImmediateExit(0);
+        vm = decodeVmPage(vmPage);
+        if (vm.status !== VM_PAGE_STATUS.RUNNING) return writeStatus(page, vm);
+        fail('EINTR');
+      }
+      // falls through (unreachable)
+      case 'mmio':
+        return writeMmio(page, { kind: exit.isWrite ? 'write' : 'read', len: exit.len, addr: exit.addr, data: exit.isWrite ? exit.data : 0n }, hasResume);
+      case 'hypercall': {
+        const a = answerGunyahSmcccCall(exit.functionId, identity);
+        kvm.completeHypercall(a.kind === 'answer' ? a.registers : [SMCCC_NOT_SUPPORTED]);
+        continue;
+      }
+      case 'system-event': {
+        if (exit.event === 'shutdown') markVmStopped(vmPage, 2, VM_EXIT_TYPE.PSCI_POWER_OFF);
+        else if (exit.event === 'reset') markVmStopped(vmPage, 2, VM_EXIT_TYPE.PSCI_SYSTEM_RESET);
+        else if (exit.event === 'suspend' || exit.event === 'wakeup') continue;
+        else markVmStopped(vmPage, 3, VM_EXIT_TYPE.HYP_ERROR);
+        break;
+      }
+      default:
+        // fail-entry, internal-error, arm-nisv (an access KVM cannot decode), unknown
+        markVmStopped(vmPage, 3, VM_EXIT_TYPE.HYP_ERROR);
+    }
+    stopSiblings(vmPage, priv.slot, s, priv.kvmRunSize);
+    return writeStatus(page, decodeVmPage(vmPage));
+  }
+}
