@@ -6,9 +6,7 @@
  */
 import { RM_LINUX_MAX_REQUEST_PAYLOAD, RM_MAX_PAYLOAD } from './constants.js';
 import {
-  RM_NOTIFICATIONS,
   RM_REQUESTS,
-  lookupMessage,
   type RmNotificationName,
   type RmNotifications,
   type RmReplyOf,
@@ -17,6 +15,7 @@ import {
 } from './catalogue.js';
 import { RmClientError, RmError, RmProtocolError, hex32 } from './errors.js';
 import { RmReassembler, encodeMessage, type RmMessage } from './framing.js';
+import { NotificationHub } from './notifications.js';
 import type { RmTransport } from './transport.js';
 
 /** Options of {@link RmClient}. */
@@ -105,12 +104,11 @@ export class RmClient {
   private readonly pending = new Map<number, Pending>();
   private readonly stale = new Map<number, number>(); // seq → msgId of abandoned calls
   private readonly queue: Queued[] = [];
-  private readonly listeners = new Map<number, Set<(value: never, message: RmMessage) => void>>();
-  private readonly anyListeners = new Set<(event: RmNotificationEvent) => void>();
   private readonly timeoutMs: number;
   private readonly maxOutstanding: number;
   private readonly maxRequestPayload: number;
   private readonly onError: ((error: unknown) => void) | undefined;
+  private readonly hub: NotificationHub;
   private nextSeq = 0;
   private active = 0;
   private sendChain: Promise<void> = Promise.resolve();
@@ -126,6 +124,7 @@ export class RmClient {
     this.maxOutstanding = options.maxOutstanding ?? 1;
     this.maxRequestPayload = Math.min(options.maxRequestPayload ?? RM_LINUX_MAX_REQUEST_PAYLOAD, RM_MAX_PAYLOAD);
     this.onError = options.onError;
+    this.hub = new NotificationHub(options.onError, true);
     if (!Number.isInteger(this.maxOutstanding) || this.maxOutstanding < 1) {
       throw new RangeError('maxOutstanding must be a positive integer');
     }
@@ -245,25 +244,12 @@ export class RmClient {
    * ```
    */
   on<N extends RmNotificationName>(name: N, listener: (payload: RmNotifications[N], message: RmMessage) => void): () => void {
-    const id = RM_NOTIFICATIONS[name].id;
-    let set = this.listeners.get(id);
-    if (set === undefined) {
-      set = new Set();
-      this.listeners.set(id, set);
-    }
-    const fn = listener as (value: never, message: RmMessage) => void;
-    set.add(fn);
-    return () => {
-      set.delete(fn);
-    };
+    return this.hub.on(name, listener);
   }
 
   /** Subscribes to every notification, including unknown and undecodable ones. */
   onNotification(listener: (event: RmNotificationEvent) => void): () => void {
-    this.anyListeners.add(listener);
-    return () => {
-      this.anyListeners.delete(listener);
-    };
+    return this.hub.onAny(listener);
   }
 
   /** Fails every queued and in-flight call with CLOSED and detaches from the transport. */
@@ -347,37 +333,7 @@ export class RmClient {
   }
 
   private receiveNotification(message: RmMessage): void {
-    const def = lookupMessage(message.msgId);
-    let value: RmNotifications[RmNotificationName] | undefined;
-    let error: RmProtocolError | null = null;
-    let name: RmNotificationName | null = null;
-    if (def?.kind === 'notification') {
-      name = def.name;
-      try {
-        value = def.payload.decode(message.payload);
-      } catch (e) {
-        error = e as RmProtocolError;
-        this.report(e);
-      }
-    } else {
-      this.report(new RmProtocolError('UNKNOWN_MESSAGE', `notification ${hex32(message.msgId)} is not in the catalogue`));
-    }
-    if (value !== undefined) {
-      for (const listener of this.listeners.get(message.msgId) ?? []) this.safely(() => listener(value as never, message));
-    }
-    const event: RmNotificationEvent = { name, message, value, error };
-    for (const listener of this.anyListeners) this.safely(() => listener(event));
+    this.hub.deliver(message);
   }
 
-  private safely(fn: () => void): void {
-    try {
-      fn();
-    } catch (error) {
-      if (this.onError !== undefined) this.onError(error);
-      else
-        queueMicrotask(() => {
-          throw error;
-        });
-    }
-  }
 }

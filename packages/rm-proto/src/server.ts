@@ -268,63 +268,66 @@ export class RmServer {
     this.work = this.work.then(() => this.serve(message));
   }
 
-  private serveSync(message: RmMessage): void {
+  // The request context a handler sees; `notify` sends at once (sync) or queued (async).
+  private context(message: RmMessage, after: (() => void | Promise<void>)[]): RmRequestContext {
     const def = lookupMessage(message.msgId);
-    const after: (() => void | Promise<void>)[] = [];
-    const context: RmRequestContext = {
+    return {
       name: def?.kind === 'request' ? def.name : null,
       msgId: message.msgId,
       seq: message.seq,
       callerVmid: this.callerVmid,
       payload: message.payload,
       notify: (name, payload) => {
-        try {
-          this.notifySync(name, payload);
-        } catch (error) {
-          this.report(error);
+        if (this.synchronous) {
+          try {
+            this.notifySync(name, payload);
+          } catch (error) {
+            this.report(error);
+          }
+        } else {
+          void this.notify(name, payload).catch(() => undefined); // failures reach onError via send()
         }
       },
       afterReply: (task) => {
         after.push(task);
       },
     };
+  }
+
+  // What a handler's exception becomes: its RmError code and extra bytes, else DENIED (reported).
+  private failure(error: unknown): { code: number; data: Uint8Array } {
+    if (error instanceof RmError) return { code: error.rmErrorCode, data: error.extra };
+    this.report(error);
+    return { code: RM_ERROR.DENIED, data: new Uint8Array(0) };
+  }
+
+  private serveSync(message: RmMessage): void {
+    const after: (() => void | Promise<void>)[] = [];
+    const context = this.context(message, after);
     const handler = this.handlers.get(message.msgId);
-    let code: number = RM_ERROR.OK;
-    let data: Uint8Array = new Uint8Array(0);
-    if (handler === undefined) {
-      code = RM_ERROR.UNIMPLEMENTED;
-    } else {
+    let outcome: { code: number; data: Uint8Array } = { code: RM_ERROR.UNIMPLEMENTED, data: new Uint8Array(0) };
+    if (handler !== undefined) {
       try {
         const result = handler(message.payload, context);
         if (isThenable(result)) {
           void Promise.resolve(result).catch(() => undefined);
-          code = RM_ERROR.DENIED;
+          outcome = { code: RM_ERROR.DENIED, data: new Uint8Array(0) };
           this.report(new RmProtocolError('UNEXPECTED_TYPE', `handler of ${hex32(message.msgId)} returned a promise on a synchronous server`));
         } else {
-          data = result;
+          outcome = { code: RM_ERROR.OK, data: result };
         }
       } catch (error) {
-        if (error instanceof RmError) {
-          code = error.rmErrorCode;
-          data = error.extra;
-        } else {
-          code = RM_ERROR.DENIED;
-          this.report(error);
-        }
+        outcome = this.failure(error);
       }
     }
-    const reply = new Uint8Array(4 + data.byteLength);
-    new DataView(reply.buffer).setUint32(0, code, true);
-    reply.set(data, 4);
     try {
-      this.sendSync('reply', message.seq, message.msgId, reply);
+      this.sendSync('reply', message.seq, message.msgId, replyPayload(outcome.code, outcome.data));
     } catch (error) {
       this.report(error);
-      if (error instanceof RmProtocolError && code === RM_ERROR.OK) {
-        const nomem = new Uint8Array(4);
-        new DataView(nomem.buffer).setUint32(0, RM_ERROR.NOMEM, true);
+      if (error instanceof RmProtocolError && outcome.code === RM_ERROR.OK) {
+        // the reply did not fit (MESSAGE_TOO_LARGE): answer NOMEM rather than leave the caller waiting
         try {
-          this.sendSync('reply', message.seq, message.msgId, nomem);
+          this.sendSync('reply', message.seq, message.msgId, replyPayload(RM_ERROR.NOMEM));
         } catch (e) {
           this.report(e);
         }
@@ -333,9 +336,7 @@ export class RmServer {
     for (const task of after) {
       try {
         const r = task();
-        if (isThenable(r)) {
-          void Promise.resolve(r).catch((error: unknown) => this.report(error));
-        }
+        if (isThenable(r)) void Promise.resolve(r).catch((error: unknown) => this.report(error));
       } catch (error) {
         this.report(error);
       }
@@ -343,52 +344,25 @@ export class RmServer {
   }
 
   private async serve(message: RmMessage): Promise<void> {
-    const def = lookupMessage(message.msgId);
     const after: (() => void | Promise<void>)[] = [];
-    const context: RmRequestContext = {
-      name: def?.kind === 'request' ? def.name : null,
-      msgId: message.msgId,
-      seq: message.seq,
-      callerVmid: this.callerVmid,
-      payload: message.payload,
-      notify: (name, payload) => {
-        void this.notify(name, payload).catch(() => undefined); // failures reach onError via send()
-      },
-      afterReply: (task) => {
-        after.push(task);
-      },
-    };
+    const context = this.context(message, after);
     const handler = this.handlers.get(message.msgId);
-    let code: number = RM_ERROR.OK;
-    let data: Uint8Array = new Uint8Array(0);
-    if (handler === undefined) {
-      code = RM_ERROR.UNIMPLEMENTED;
-    } else {
+    let outcome: { code: number; data: Uint8Array } = { code: RM_ERROR.UNIMPLEMENTED, data: new Uint8Array(0) };
+    if (handler !== undefined) {
       try {
-        data = await handler(message.payload, context);
+        outcome = { code: RM_ERROR.OK, data: await handler(message.payload, context) };
       } catch (error) {
-        if (error instanceof RmError) {
-          code = error.rmErrorCode;
-          data = error.extra;
-        } else {
-          code = RM_ERROR.DENIED;
-          this.report(error);
-        }
+        outcome = this.failure(error);
       }
     }
-    let reply = new Uint8Array(4 + data.byteLength);
-    new DataView(reply.buffer).setUint32(0, code, true);
-    reply.set(data, 4);
     try {
-      await this.send('reply', message.seq, message.msgId, reply);
+      await this.send('reply', message.seq, message.msgId, replyPayload(outcome.code, outcome.data));
     } catch (error) {
       // transport failures were already reported by send(); encoding failures were not
       if (error instanceof RmProtocolError) this.report(error);
-      if (error instanceof RmProtocolError && code === RM_ERROR.OK) {
+      if (error instanceof RmProtocolError && outcome.code === RM_ERROR.OK) {
         // the reply did not fit (MESSAGE_TOO_LARGE): answer NOMEM rather than leave the caller waiting
-        reply = new Uint8Array(4);
-        new DataView(reply.buffer).setUint32(0, RM_ERROR.NOMEM, true);
-        await this.send('reply', message.seq, message.msgId, reply).catch(() => undefined);
+        await this.send('reply', message.seq, message.msgId, replyPayload(RM_ERROR.NOMEM)).catch(() => undefined);
       }
     }
     for (const task of after) {
@@ -403,4 +377,12 @@ export class RmServer {
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {
   return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
+}
+
+// A reply payload: the u32 RM error code, then the data (spec §1.6).
+function replyPayload(code: number, data: Uint8Array = new Uint8Array(0)): Uint8Array {
+  const reply = new Uint8Array(4 + data.byteLength);
+  new DataView(reply.buffer).setUint32(0, code, true);
+  reply.set(data, 4);
+  return reply;
 }

@@ -6,10 +6,11 @@
  * @module
  */
 import { RM_LINUX_MAX_REQUEST_PAYLOAD } from './constants.js';
-import { RM_REQUESTS, lookupMessage, RM_NOTIFICATIONS, type RmNotificationName, type RmNotifications, type RmReplyOf, type RmRequestName, type RmRequestOf } from './catalogue.js';
+import { RM_REQUESTS, type RmNotificationName, type RmNotifications, type RmReplyOf, type RmRequestName, type RmRequestOf } from './catalogue.js';
 import type { RmNotificationEvent, RmRawReply } from './client.js';
 import { RmClientError, RmError, RmProtocolError, RmTransportError, hex32 } from './errors.js';
 import { RmReassembler, encodeMessage, type RmMessage } from './framing.js';
+import { NotificationHub } from './notifications.js';
 import type { RmTransport } from './transport.js';
 
 /** Options of {@link RmSyncClient}. */
@@ -39,10 +40,9 @@ export interface RmSyncClientOptions {
 export class RmSyncClient {
   private readonly transport: RmTransport;
   private readonly reassembler = new RmReassembler({ onMismatch: 'abort-message', checkSeq: true });
-  private readonly listeners = new Map<number, Set<(value: never, message: RmMessage) => void>>();
-  private readonly anyListeners = new Set<(event: RmNotificationEvent) => void>();
   private readonly maxRequestPayload: number;
   private readonly onError: ((error: unknown) => void) | undefined;
+  private readonly hub: NotificationHub;
   private nextSeq = 0;
   private current: { seq: number; msgId: number; reply: RmRawReply | null; error: unknown } | null = null;
   private held: RmMessage[] | null = null;
@@ -56,6 +56,7 @@ export class RmSyncClient {
     this.transport = transport;
     this.maxRequestPayload = options.maxRequestPayload ?? RM_LINUX_MAX_REQUEST_PAYLOAD;
     this.onError = options.onError;
+    this.hub = new NotificationHub(options.onError, false);
     transport.onReceive((bytes) => this.receive(bytes));
   }
 
@@ -121,25 +122,12 @@ export class RmSyncClient {
 
   /** Subscribes to one notification type; returns the unsubscribe function. */
   on<N extends RmNotificationName>(name: N, listener: (payload: RmNotifications[N], message: RmMessage) => void): () => void {
-    const id = RM_NOTIFICATIONS[name].id;
-    let set = this.listeners.get(id);
-    if (set === undefined) {
-      set = new Set();
-      this.listeners.set(id, set);
-    }
-    const fn = listener as (value: never, message: RmMessage) => void;
-    set.add(fn);
-    return () => {
-      set.delete(fn);
-    };
+    return this.hub.on(name, listener);
   }
 
   /** Subscribes to every notification, including unknown and undecodable ones. */
   onNotification(listener: (event: RmNotificationEvent) => void): () => void {
-    this.anyListeners.add(listener);
-    return () => {
-      this.anyListeners.delete(listener);
-    };
+    return this.hub.onAny(listener);
   }
 
   /** Detaches from the transport; later calls throw CLOSED. */
@@ -183,33 +171,7 @@ export class RmSyncClient {
   }
 
   private deliver(message: RmMessage): void {
-    const def = lookupMessage(message.msgId);
-    let value: RmNotifications[RmNotificationName] | undefined;
-    let error: RmProtocolError | null = null;
-    let name: RmNotificationName | null = null;
-    if (def?.kind === 'notification') {
-      name = def.name;
-      try {
-        value = def.payload.decode(message.payload);
-      } catch (e) {
-        error = e as RmProtocolError;
-        this.onError?.(e);
-      }
-    } else {
-      this.onError?.(new RmProtocolError('UNKNOWN_MESSAGE', `notification ${hex32(message.msgId)} is not in the catalogue`));
-    }
-    if (value !== undefined) {
-      for (const listener of this.listeners.get(message.msgId) ?? []) this.safely(() => listener(value as never, message));
-    }
-    const event: RmNotificationEvent = { name, message, value, error };
-    for (const listener of this.anyListeners) this.safely(() => listener(event));
+    this.hub.deliver(message);
   }
 
-  private safely(fn: () => void): void {
-    try {
-      fn();
-    } catch (error) {
-      this.onError?.(error);
-    }
-  }
 }
