@@ -7,5 +7,7 @@ export default defineProject({
     pool: 'forks',
     maxWorkers: 2,
     restoreMocks: true,
+    // The fake boots allocate guest RAM (64–256 MiB); on a loaded 2-core machine that can take seconds.
+    testTimeout: 30_000,
   },
 });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { GUEST_DONE_MARKER, GUEST_OK_MARKER, guestInit, hostInit, runScript, shQuote } from './init-scripts.js';
+import { GUEST_DONE_MARKER, GUEST_OK_MARKER, GUEST_SHELL_MARKER, guestInit, guestShellInit, hostInit, runScript, shQuote } from './init-scripts.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'testbed-init-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -19,7 +19,7 @@ function sh(script: string): { status: number | null; stdout: string } {
 
 describe('init scripts', () => {
   it('are valid sh (sh -n)', () => {
-    for (const text of [hostInit(), guestInit()]) {
+    for (const text of [hostInit(), guestInit(), guestShellInit()]) {
       const file = join(dir, 'init');
       writeFileSync(file, text);
       const r = spawnSync('sh', ['-n', file], { encoding: 'utf8' });
@@ -41,6 +41,20 @@ describe('init scripts', () => {
     const text = guestInit();
     expect(text.indexOf(GUEST_OK_MARKER)).toBeGreaterThan(0);
     expect(text.indexOf(GUEST_DONE_MARKER)).toBeGreaterThan(text.indexOf(GUEST_OK_MARKER));
+    expect(text.trimEnd().endsWith('poweroff -f')).toBe(true);
+  });
+});
+
+describe('interactive guest /init', () => {
+  it('mounts the pseudo file systems, prints its marker, runs a shell on the console, then powers off', () => {
+    const text = guestShellInit();
+    const at = (s: string): number => text.indexOf(s);
+    expect(text.startsWith('#!/bin/sh\n')).toBe(true);
+    expect(at('mount -t proc')).toBeGreaterThan(0);
+    expect(at('--install -s /bin')).toBeGreaterThan(at('mount -t proc'));
+    expect(at('mount -t devtmpfs')).toBeGreaterThan(at('--install'));
+    expect(at(GUEST_SHELL_MARKER)).toBeGreaterThan(at('mount -t devtmpfs'));
+    expect(at('setsid cttyhack sh')).toBeGreaterThan(at(GUEST_SHELL_MARKER));
     expect(text.trimEnd().endsWith('poweroff -f')).toBe(true);
   });
 });

@@ -43,6 +43,13 @@ describe('validateManifest', () => {
     expect(() => validateManifest(value)).toThrowError(expect.objectContaining({ code: 'BAD_MANIFEST' }));
   });
 
+  it('accepts the interactive guest initramfs as an optional absolute path', () => {
+    expect(validateManifest({ ...GOOD, guestShellInitramfs: '/c/guest-shell.cpio' }).guestShellInitramfs).toBe('/c/guest-shell.cpio');
+    for (const bad of ['guest-shell.cpio', 7, null]) {
+      expect(() => validateManifest({ ...GOOD, guestShellInitramfs: bad })).toThrow(expect.objectContaining({ code: 'BAD_MANIFEST' }));
+    }
+  });
+
   it('property: any JSON value is a manifest or BAD_MANIFEST', () => {
     fc.assert(
       fc.property(fc.oneof(fc.jsonValue(), fc.record({ format: fc.constant(1), key: fc.string(), recipe: fc.string(), versions: fc.jsonValue() })), (v) => {

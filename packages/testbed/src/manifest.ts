@@ -42,6 +42,11 @@ export interface Manifest {
   readonly guestKernel: string;
   /** Guest payload initramfs (uncompressed newc cpio). */
   readonly guestInitramfs: string;
+  /**
+   * Interactive guest initramfs: a busybox shell on the console (prints `GUNYAH-GUEST-SHELL-READY`,
+   * powers off when the shell exits). Absent in manifests written before it existed.
+   */
+  readonly guestShellInitramfs?: string;
   /** Static arm64 KVM probe program (also installed in the host as /usr/local/bin/kvm-probe). */
   readonly kvmProbe: string;
   /** arm64 build of the @gunyah-ts/sys addon, or null when the addon sources were absent. */
@@ -78,6 +83,9 @@ export function validateManifest(value: unknown): Manifest {
   for (const k of PATH_KEYS) {
     const s = v[k];
     if (typeof s !== 'string' || !s.startsWith('/')) bad(`${k} is not an absolute path`);
+  }
+  if (v['guestShellInitramfs'] !== undefined && (typeof v['guestShellInitramfs'] !== 'string' || !v['guestShellInitramfs'].startsWith('/'))) {
+    bad('guestShellInitramfs is not an absolute path');
   }
   if (v['addon'] !== null && (typeof v['addon'] !== 'string' || !v['addon'].startsWith('/'))) bad('addon is neither null nor an absolute path');
   if (typeof v['createdAt'] !== 'string') bad('createdAt missing');

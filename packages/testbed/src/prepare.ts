@@ -10,7 +10,7 @@ import { debFileName, parseControl, parseDepends } from './deb-control.js';
 import { TestbedError } from './errors.js';
 import { execBounded } from './exec.js';
 import {
-  GUEST_APPLETS, HOST_KVM_PROBE, HOST_MODULE_DIR, HOST_NODE_DIR, guestInit, hostInit,
+  GUEST_APPLETS, HOST_KVM_PROBE, HOST_MODULE_DIR, HOST_NODE_DIR, guestInit, guestShellInit, hostInit,
 } from './init-scripts.js';
 import { MANIFEST_FORMAT, type Manifest, type ManifestVersions, readManifest } from './manifest.js';
 import { moduleKey, moduleLoadOrder, readModinfo } from './modinfo.js';
@@ -137,7 +137,7 @@ async function prepareLocked(opts: PrepareOptions, cache: string, log: (l: strin
   if (opts.refresh !== true && existsSync(manifestPath)) {
     try {
       const m = readManifest(manifestPath);
-      const files = [m.hostKernel, m.hostInitramfs, m.guestKernel, m.guestInitramfs, m.kvmProbe];
+      const files = [m.hostKernel, m.hostInitramfs, m.guestKernel, m.guestInitramfs, m.kvmProbe, m.guestShellInitramfs ?? ''];
       if (m.recipe === recipe && files.every((f) => existsSync(f))) {
         manifest = m;
         log(`cache is current (key ${m.key}, kernel ${m.versions.kernelRelease}, node ${m.versions.node})`);
@@ -206,6 +206,8 @@ async function prepareLocked(opts: PrepareOptions, cache: string, log: (l: strin
       log(`host initramfs ${(hostSize / 1e6).toFixed(1)} MB [${stamp()}]`);
       const guestSize = buildGuestInitramfs(join(tmpDir, 'guest.cpio'), busybox);
       log(`guest initramfs ${(guestSize / 1e6).toFixed(2)} MB [${stamp()}]`);
+      const shellSize = buildGuestShellInitramfs(join(tmpDir, 'guest-shell.cpio'), busybox);
+      log(`interactive guest initramfs ${(shellSize / 1e6).toFixed(2)} MB [${stamp()}]`);
 
       rmSync(buildDir, { recursive: true, force: true });
       renameSync(tmpDir, buildDir);
@@ -227,6 +229,7 @@ async function prepareLocked(opts: PrepareOptions, cache: string, log: (l: strin
         hostInitramfs: join(buildDir, 'host.cpio'),
         guestKernel: join(buildDir, 'Image'),
         guestInitramfs: join(buildDir, 'guest.cpio'),
+        guestShellInitramfs: join(buildDir, 'guest-shell.cpio'),
         kvmProbe: join(buildDir, 'kvm-probe'),
         addon: null,
         createdAt: new Date().toISOString(),
@@ -248,7 +251,7 @@ async function prepareLocked(opts: PrepareOptions, cache: string, log: (l: strin
 function recipeHash(nodeVersion: string): string {
   const h = createHash('sha256');
   h.update(JSON.stringify({ RECIPE_VERSION, KERNEL_SUITE, HOST_MODULES, nodeVersion, GUEST_APPLETS }));
-  h.update(hostInit()).update(guestInit());
+  h.update(hostInit()).update(guestInit()).update(guestShellInit());
   h.update(readFileSync(join(packageDir, 'probe', 'kvm-probe.c')));
   return h.digest('hex').slice(0, 16);
 }
@@ -545,6 +548,14 @@ function buildGuestInitramfs(path: string, busybox: string): number {
   baseTree(w, busybox);
   for (const a of GUEST_APPLETS) if (a !== 'sh') w.symlink(`bin/${a}`, 'busybox');
   w.file('init', guestInit(), 0o755);
+  return w.finish();
+}
+
+/** Interactive guest initramfs: busybox (applets installed at boot) and a /init that runs a shell. */
+function buildGuestShellInitramfs(path: string, busybox: string): number {
+  const w = new CpioWriter(path);
+  baseTree(w, busybox);
+  w.file('init', guestShellInit(), 0o755);
   return w.finish();
 }
 

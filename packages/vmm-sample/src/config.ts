@@ -65,6 +65,8 @@ export type ConfigErrorCode =
   | 'BAD_IMAGE'
   | 'BAD_DTB'
   | 'DOES_NOT_FIT'
+  | 'BAD_LAYOUT'
+  | 'BAD_CMDLINE'
   | 'NO_BACKEND';
 
 /** A configuration the VMM cannot run: the CLI prints the message on one line and exits 2. */

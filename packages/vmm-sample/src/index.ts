@@ -1,9 +1,42 @@
 /**
- * `@gunyah-ts/vmm-sample`: the reference VMM of gunyah-ts and the building blocks it is made of —
- * an MMIO bus, a 16550A UART console, and command-line parsing helpers.
+ * `@gunyah-ts/vmm-sample`: the reference VMM of gunyah-ts — `Vmm.create(config)` → `run()` boots an
+ * arm64 Linux guest on Gunyah (or on KVM through `@gunyah-ts/emu`) — and the building blocks it is
+ * made of: the VM plan, an MMIO bus, a 16550A UART console, backend selection and command-line
+ * parsing.
  *
  * @packageDocumentation
  */
 export { BusError, MmioBus, type BusErrorCode, type BusHit, type BusRange, type MmioAccess, type MmioDevice, type MmioResult } from './bus.js';
 export { UART_FIFO_SIZE, Uart8250, type Uart8250Options, type UartStats } from './devices/uart8250.js';
 export { formatSize, parseAddress, parseSize } from './size.js';
+export {
+  ConfigError,
+  DEFAULTS,
+  MAX_CPUS,
+  USAGE,
+  parseCommandLine,
+  type AbiChoice,
+  type BackendChoice,
+  type CommandLine,
+  type ConfigErrorCode,
+  type Verbosity,
+  type VmmConfig,
+} from './config.js';
+export { formatPlan, planVm, type MemoryRegistration, type PlanInputs, type PlannedUart, type Variant, type VmPlan } from './plan.js';
+export { selectBackend, type Backend, type EmulatorAvailability, type EmulatorInstance, type EmulatorModule, type SelectBackendOptions } from './backend.js';
+export { Console, ESCAPE_BYTE, ESCAPE_HELP, EscapeFilter, type ConsoleInput, type ConsoleOptions, type ConsoleUart, type EscapeEvent } from './console.js';
+export {
+  EXIT_STATUS,
+  Vmm,
+  VmmError,
+  dryRunPlan,
+  readInputs,
+  type VmmDeps,
+  type VmmErrorCode,
+  type VmmExit,
+  type VmmExitInfo,
+  type VmmExitReason,
+  type VmmInputs,
+  type VmmStats,
+} from './vmm.js';
+export { describeError, runVmmCli, type ErrorReport, type VmmCliOptions } from './run-cli.js';
