@@ -30,6 +30,10 @@ export {
   type VcpuRunnerOptions,
   type VcpuRunnerExit,
   type VcpuRunnerMode,
+  type WorkerMmioOptions,
+  type WorkerMmioResult,
+  type WorkerMmioHandler,
+  type CreateWorkerMmio,
 } from './runner.js';
 export {
   // request numbers and constants (spec §2, §3, Appendix A)

@@ -32,6 +32,10 @@ export interface WorkerInit {
   readonly cPlus: boolean;
   readonly slot: SharedArrayBuffer;
   readonly bindingModule: string | undefined;
+  /** `workerMmio.module` of the runner's options, when given. */
+  readonly mmioModule: string | undefined;
+  /** `workerMmio.data` (structured clone; SharedArrayBuffers stay shared). */
+  readonly mmioData: unknown;
 }
 
 /** Messages from a worker. @internal */

@@ -8,6 +8,8 @@
  *   main thread (woken by `Atomics.waitAsync`) calls the handler and writes the answer.
  *   `stop()` sets the slot's stop flag and `immediate_exit`, then kicks the worker's thread with the
  *   real-time signal, so a blocked `RUN` returns `EINTR` and the worker ends.
+ *   With `workerMmio`, the worker first asks a handler of its own (loaded from a module in the
+ *   worker thread) and only accesses that handler forwards reach the main thread.
  * - **inline** mode (the fake, emulators without threads): the calling thread runs each vCPU in turn
  *   and yields to the event loop between exits. Nothing may block in this mode.
  *
@@ -42,7 +44,53 @@ export interface VcpuRunnerOptions {
    * default export). Default: the native addon through `@gunyah-ts/sys`.
    */
   readonly workerBinding?: string;
+  /**
+   * Worker mode: an MMIO fast path inside each vCPU worker. The worker imports `module` and calls
+   * its `createWorkerMmio(data, vcpuId)` once (see {@link CreateWorkerMmio}); every MMIO access first
+   * goes to the handler it returns, and only those it answers `'forward'` go to `mmio` on the main
+   * thread. Answered accesses never leave the worker thread (no cross-thread wake-up, no event-loop
+   * turn). Ignored in inline mode, where `mmio` sees every access.
+   */
+  readonly workerMmio?: WorkerMmioOptions;
 }
+
+/** The worker-side MMIO handler of {@link VcpuRunnerOptions.workerMmio}. */
+export interface WorkerMmioOptions {
+  /** Module specifier (an absolute `file:` URL or a package name) exporting `createWorkerMmio`. */
+  readonly module: string;
+  /** Passed to `createWorkerMmio` by structured clone: put shared state in `SharedArrayBuffer`s. */
+  readonly data?: unknown;
+}
+
+/**
+ * What a worker-side MMIO handler answers: `{ value }` handles the access (the value of a read;
+ * ignored for a write), `'forward'` hands it to the main thread's `mmio` as without a fast path.
+ */
+export type WorkerMmioResult =
+  | {
+      /** The value a read returns (little-endian, the access's `len` bytes); ignored for a write. */
+      readonly value: bigint;
+    }
+  | 'forward';
+
+/** A worker-side MMIO handler: called in the vCPU's worker thread for each MMIO exit. */
+export type WorkerMmioHandler = (access: Readonly<MmioAccess>) => WorkerMmioResult;
+
+/**
+ * The function a {@link WorkerMmioOptions.module} exports as `createWorkerMmio`: called once in
+ * each vCPU worker with `data` and the vCPU id, before the first `VCPU_RUN`. A throw (or a rejected
+ * promise) ends that vCPU with reason `error`.
+ *
+ * @example
+ * ```ts
+ * // uart-fast.ts (loaded by every vCPU worker)
+ * export const createWorkerMmio: CreateWorkerMmio = (data) => {
+ *   const regs = new Int32Array((data as { sab: SharedArrayBuffer }).sab);
+ *   return (a) => (a.addr === 0x9000_0000n && !a.isWrite ? { value: BigInt(Atomics.load(regs, 0)) } : 'forward');
+ * };
+ * ```
+ */
+export type CreateWorkerMmio = (data: unknown, vcpuId: number) => WorkerMmioHandler | Promise<WorkerMmioHandler>;
 
 /** How one vCPU's run ended. */
 export interface VcpuRunnerExit {
@@ -111,7 +159,7 @@ export class VcpuRunner {
     const onExit = options.onExit ?? defaultOnExit;
     return new VcpuRunner(mode, (hook) =>
       options.vcpus.map((v) =>
-        mode === 'worker' ? runInWorker(v, options.mmio, onExit, options.workerBinding, hook) : runInline(v, options.mmio, onExit, hook),
+        mode === 'worker' ? runInWorker(v, options, onExit, hook) : runInline(v, options.mmio, onExit, hook),
       ),
     );
   }
@@ -164,15 +212,19 @@ async function runInline(
 
 function runInWorker(
   vcpu: Vcpu,
-  mmio: MmioHandler,
+  options: VcpuRunnerOptions,
   onExit: NonNullable<VcpuRunnerOptions['onExit']>,
-  bindingModule: string | undefined,
   hook: (fn: () => void) => void,
 ): Promise<VcpuRunnerExit> {
+  const mmio = options.mmio;
   const slot = new SharedArrayBuffer(SLOT_BYTES);
   const ctrl = new Int32Array(slot, 0, 8);
   const big = new BigUint64Array(slot, 0, 8);
-  const init: WorkerInit = { fd: vcpu.fd, id: vcpu.id, variant: vcpu.info.variant, cPlus: vcpu.info.cPlus, slot, bindingModule };
+  const init: WorkerInit = { fd: vcpu.fd, id: vcpu.id, variant: vcpu.info.variant, cPlus: vcpu.info.cPlus, slot,
+    bindingModule: options.workerBinding,
+    mmioModule: options.workerMmio?.module,
+    mmioData: options.workerMmio?.data,
+  };
   const worker = new Worker(workerUrl(), { workerData: init });
   let thread: bigint | undefined;
   let stopRequested = false;

@@ -7,7 +7,7 @@
  * @module
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { ErrnoError, GUNYAH_IOCTLS, VcpuRunPage, getBinding, type BindingModule } from '@gunyah-ts/sys';
+import { EXIT_REASON, ErrnoError, GUNYAH_IOCTLS, VCPU_RUN_OFFSETS as O, VcpuRunPage, getBinding, type BindingModule } from '@gunyah-ts/sys';
 import { B, KIND, S, STATE, type WorkerInit, type WorkerMessage } from './runner-protocol.js';
 
 async function loadBinding(spec: string | undefined): Promise<BindingModule> {
@@ -16,6 +16,17 @@ async function loadBinding(spec: string | undefined): Promise<BindingModule> {
   if (typeof mod.createBinding === 'function') return mod.createBinding();
   if (mod.default !== undefined) return mod.default;
   throw new TypeError(`${spec} exports neither createBinding() nor a default binding`);
+}
+
+type FastMmio = (access: { addr: bigint; len: number; isWrite: boolean; data: bigint }) => { readonly value: bigint } | 'forward';
+
+async function loadFastMmio(init: WorkerInit): Promise<FastMmio | undefined> {
+  if (init.mmioModule === undefined) return undefined;
+  const mod = (await import(init.mmioModule)) as { createWorkerMmio?: (data: unknown, id: number) => FastMmio | Promise<FastMmio> };
+  if (typeof mod.createWorkerMmio !== 'function') throw new TypeError(`${init.mmioModule} does not export createWorkerMmio()`);
+  const h = await mod.createWorkerMmio(init.mmioData, init.id);
+  if (typeof h !== 'function') throw new TypeError(`${init.mmioModule}: createWorkerMmio() did not return a handler`);
+  return h;
 }
 
 async function main(): Promise<void> {
@@ -29,11 +40,13 @@ async function main(): Promise<void> {
   let page: VcpuRunPage | undefined;
   try {
     binding = await loadBinding(init.bindingModule);
+    const fast = await loadFastMmio(init);
     const b = binding;
     const size = b.ioctl(init.fd, GUNYAH_IOCTLS.VCPU_MMAP_SIZE.request);
     const c = b.constants();
     page = new VcpuRunPage(b.mmap(init.fd, size, c.PROT_READ | c.PROT_WRITE, c.MAP_SHARED, 0), init.variant);
     page.immediateExit = 0;
+    const view = new DataView(page.buffer);
     post({ type: 'ready', thread: b.currentThread() });
     const ask = (kind: number): number => {
       Atomics.store(ctrl, S.KIND, kind);
@@ -53,6 +66,19 @@ async function main(): Promise<void> {
           continue;
         }
         throw err;
+      }
+      if (fast !== undefined && view.getUint32(O.exit_reason, true) === EXIT_REASON.MMIO) {
+        // hot path: read the MMIO fields straight from the page (no exit object, no per-byte BigInt)
+        const len = view.getUint32(O.mmio_len, true);
+        if (len >= 1 && len <= 8) {
+          const isWrite = view.getUint8(O.mmio_is_write) !== 0;
+          const data = isWrite ? BigInt.asUintN(8 * len, view.getBigUint64(O.mmio_data, true)) : 0n;
+          const r = fast({ addr: view.getBigUint64(O.mmio_phys_addr, true), len, isWrite, data });
+          if (r !== 'forward') {
+            if (!isWrite) view.setBigUint64(O.mmio_data, BigInt.asUintN(8 * len, r.value), true);
+            continue;
+          }
+        }
       }
       const exit = page.decode();
       if (exit.kind === 'mmio') {

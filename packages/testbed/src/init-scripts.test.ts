@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { GUEST_DONE_MARKER, GUEST_OK_MARKER, GUEST_SHELL_MARKER, guestInit, guestShellInit, hostInit, runScript, shQuote } from './init-scripts.js';
+import { GUEST_DONE_MARKER, GUEST_MODULE_DIR, GUEST_OK_MARKER, GUEST_SHELL_MARKER, GUEST_VIRTIO_MARKER, guestInit, guestShellInit, guestVirtioInit, hostInit, runScript, shQuote } from './init-scripts.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'testbed-init-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -19,7 +19,7 @@ function sh(script: string): { status: number | null; stdout: string } {
 
 describe('init scripts', () => {
   it('are valid sh (sh -n)', () => {
-    for (const text of [hostInit(), guestInit(), guestShellInit()]) {
+    for (const text of [hostInit(), guestInit(), guestShellInit(), guestVirtioInit()]) {
       const file = join(dir, 'init');
       writeFileSync(file, text);
       const r = spawnSync('sh', ['-n', file], { encoding: 'utf8' });
@@ -96,5 +96,20 @@ describe('runScript', () => {
       }),
       { numRuns: 100 },
     );
+  });
+});
+
+describe('virtio guest /init', () => {
+  it('loads the listed modules after mounting /dev, then prints its marker with the devices found, runs a shell, powers off', () => {
+    const text = guestVirtioInit();
+    const at = (s: string): number => text.indexOf(s);
+    expect(text.startsWith('#!/bin/sh\n')).toBe(true);
+    expect(at('mount -t devtmpfs')).toBeGreaterThan(at('--install -s /bin'));
+    expect(at(`insmod ${GUEST_MODULE_DIR}/$m.ko`)).toBeGreaterThan(at('mount -t devtmpfs'));
+    expect(at('$(cat /etc/testbed/modules)')).toBeGreaterThan(0);
+    expect(at(GUEST_VIRTIO_MARKER)).toBeGreaterThan(at('insmod'));
+    for (const dev of ['vda=$(have /dev/vda)', 'hvc0=$(have /dev/hvc0)', 'hwrng=$(have /dev/hwrng)']) expect(text).toContain(dev);
+    expect(at('setsid cttyhack sh')).toBeGreaterThan(at(GUEST_VIRTIO_MARKER));
+    expect(text.trimEnd().endsWith('poweroff -f')).toBe(true);
   });
 });

@@ -50,6 +50,13 @@ describe('validateManifest', () => {
     }
   });
 
+  it('accepts the virtio guest initramfs as an optional absolute path', () => {
+    expect(validateManifest({ ...GOOD, guestVirtioInitramfs: '/c/guest-virtio.cpio' }).guestVirtioInitramfs).toBe('/c/guest-virtio.cpio');
+    for (const bad of ['guest-virtio.cpio', 7, null]) {
+      expect(() => validateManifest({ ...GOOD, guestVirtioInitramfs: bad })).toThrow(expect.objectContaining({ code: 'BAD_MANIFEST' }));
+    }
+  });
+
   it('property: any JSON value is a manifest or BAD_MANIFEST', () => {
     fc.assert(
       fc.property(fc.oneof(fc.jsonValue(), fc.record({ format: fc.constant(1), key: fc.string(), recipe: fc.string(), versions: fc.jsonValue() })), (v) => {

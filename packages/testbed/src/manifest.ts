@@ -47,6 +47,11 @@ export interface Manifest {
    * powers off when the shell exits). Absent in manifests written before it existed.
    */
   readonly guestShellInitramfs?: string;
+  /**
+   * Virtio guest initramfs: the interactive shell guest plus the virtio-mmio, virtio-blk, virtio-rng
+   * and ext4 modules (loaded by /init before the shell; prints `GUNYAH-GUEST-VIRTIO-READY`).
+   */
+  readonly guestVirtioInitramfs?: string;
   /** Static arm64 KVM probe program (also installed in the host as /usr/local/bin/kvm-probe). */
   readonly kvmProbe: string;
   /** arm64 build of the @gunyah-ts/sys addon, or null when the addon sources were absent. */
@@ -84,8 +89,8 @@ export function validateManifest(value: unknown): Manifest {
     const s = v[k];
     if (typeof s !== 'string' || !s.startsWith('/')) bad(`${k} is not an absolute path`);
   }
-  if (v['guestShellInitramfs'] !== undefined && (typeof v['guestShellInitramfs'] !== 'string' || !v['guestShellInitramfs'].startsWith('/'))) {
-    bad('guestShellInitramfs is not an absolute path');
+  for (const k of ['guestShellInitramfs', 'guestVirtioInitramfs'] as const) {
+    if (v[k] !== undefined && (typeof v[k] !== 'string' || !v[k].startsWith('/'))) bad(`${k} is not an absolute path`);
   }
   if (v['addon'] !== null && (typeof v['addon'] !== 'string' || !v['addon'].startsWith('/'))) bad('addon is neither null nor an absolute path');
   if (typeof v['createdAt'] !== 'string') bad('createdAt missing');

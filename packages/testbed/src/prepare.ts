@@ -10,7 +10,7 @@ import { debFileName, parseControl, parseDepends } from './deb-control.js';
 import { TestbedError } from './errors.js';
 import { execBounded } from './exec.js';
 import {
-  GUEST_APPLETS, HOST_KVM_PROBE, HOST_MODULE_DIR, HOST_NODE_DIR, guestInit, guestShellInit, hostInit,
+  GUEST_APPLETS, GUEST_MODULE_DIR, HOST_KVM_PROBE, HOST_MODULE_DIR, HOST_NODE_DIR, guestInit, guestShellInit, guestVirtioInit, hostInit,
 } from './init-scripts.js';
 import { MANIFEST_FORMAT, type Manifest, type ManifestVersions, readManifest } from './manifest.js';
 import { moduleKey, moduleLoadOrder, readModinfo } from './modinfo.js';
@@ -32,6 +32,13 @@ export interface PrepareOptions {
 export const KERNEL_SUITE = 'bookworm-backports';
 /** Kernel modules the host loads (their dependencies are added from `.modinfo`). */
 export const HOST_MODULES = ['9p', '9pnet_virtio'] as const;
+/** Kernel modules the virtio guest loads (dependencies added from `.modinfo`; virtio_console is built in; crc32c_generic is ext4's soft dependency `crypto-crc32c`, which `.modinfo` `depends=` does not list). */
+export const GUEST_VIRTIO_MODULES = ['virtio_mmio', 'virtio_blk', 'virtio-rng', 'crc32c_generic', 'ext4'] as const;
+/**
+ * Debian packages added to the host for ext4 images (mkfs.ext4, debugfs, e2fsck): e2fsprogs and its
+ * library closure besides libc6 (bookworm: its Pre-Depends; `logsave` is not needed). About 3.4 MB.
+ */
+export const HOST_TOOL_PACKAGES = ['e2fsprogs', 'libext2fs2', 'libcom-err2', 'libss2', 'libblkid1', 'libuuid1'] as const;
 /** Time limits of the prepare stages, in milliseconds. */
 export const PREPARE_TIMEOUTS = {
   aptUpdate: 180_000,
@@ -137,7 +144,7 @@ async function prepareLocked(opts: PrepareOptions, cache: string, log: (l: strin
   if (opts.refresh !== true && existsSync(manifestPath)) {
     try {
       const m = readManifest(manifestPath);
-      const files = [m.hostKernel, m.hostInitramfs, m.guestKernel, m.guestInitramfs, m.kvmProbe, m.guestShellInitramfs ?? ''];
+      const files = [m.hostKernel, m.hostInitramfs, m.guestKernel, m.guestInitramfs, m.kvmProbe, m.guestShellInitramfs ?? '', m.guestVirtioInitramfs ?? ''];
       if (m.recipe === recipe && files.every((f) => existsSync(f))) {
         manifest = m;
         log(`cache is current (key ${m.key}, kernel ${m.versions.kernelRelease}, node ${m.versions.node})`);
@@ -166,8 +173,9 @@ async function prepareLocked(opts: PrepareOptions, cache: string, log: (l: strin
     log(`resolved kernel ${resolved.kernelPackage} ${resolved.kernelDebVersion}, busybox ${resolved.busybox}, libc6 ${resolved.libc6} [${stamp()}]`);
     const node = await fetchNode(cache, nodeVersion, log);
     log(`node ${node.version} for arm64 ready [${stamp()}]`);
+    const tools = await downloadHostTools(apt, cache, log);
 
-    const versionsBase = { ...resolved, node: node.version };
+    const versionsBase = { ...resolved, node: node.version, hostTools: tools.versions };
     const key = createHash('sha256').update(JSON.stringify({ recipe, versionsBase })).digest('hex').slice(0, 16);
     const ex = {
       kernel: await extractDeb(debs.kernelPackage, cache),
@@ -188,8 +196,12 @@ async function prepareLocked(opts: PrepareOptions, cache: string, log: (l: strin
       checkArm64Image(image);
       copyFileSync(image, join(tmpDir, 'Image'));
 
-      const modules = collectModules(ex.kernel, kernelRelease, join(tmpDir, 'modules'));
+      const modules = collectModules(ex.kernel, kernelRelease, join(tmpDir, 'modules'), HOST_MODULES);
       log(`kernel ${kernelRelease}: loading ${modules.join(', ')} in the host [${stamp()}]`);
+      const guestModules = collectModules(ex.kernel, kernelRelease, join(tmpDir, 'guest-modules'), GUEST_VIRTIO_MODULES);
+      log(`kernel ${kernelRelease}: loading ${guestModules.join(', ')} in the virtio guest [${stamp()}]`);
+      const toolTrees: string[] = [];
+      for (const deb of tools.debs) toolTrees.push(await extractDeb(deb, cache));
 
       const probe = join(tmpDir, 'kvm-probe');
       await execBounded('aarch64-linux-gnu-gcc', ['-static', '-O2', '-Wall', '-o', probe, join(packageDir, 'probe', 'kvm-probe.c')], {
@@ -201,13 +213,15 @@ async function prepareLocked(opts: PrepareOptions, cache: string, log: (l: strin
       if (!existsSync(busybox)) throw new TestbedError('BAD_PACKAGE', `busybox-static has no bin/busybox (${ex.busybox})`);
 
       const hostSize = buildHostInitramfs(join(tmpDir, 'host.cpio'), {
-        busybox, modulesDir: join(tmpDir, 'modules'), modules, libs: [ex.libc6, ex.libstdcxx, ex.libgcc], node: node.binary, probe,
+        busybox, modulesDir: join(tmpDir, 'modules'), modules, libs: [ex.libc6, ex.libstdcxx, ex.libgcc], node: node.binary, probe, tools: toolTrees,
       });
       log(`host initramfs ${(hostSize / 1e6).toFixed(1)} MB [${stamp()}]`);
       const guestSize = buildGuestInitramfs(join(tmpDir, 'guest.cpio'), busybox);
       log(`guest initramfs ${(guestSize / 1e6).toFixed(2)} MB [${stamp()}]`);
       const shellSize = buildGuestShellInitramfs(join(tmpDir, 'guest-shell.cpio'), busybox);
       log(`interactive guest initramfs ${(shellSize / 1e6).toFixed(2)} MB [${stamp()}]`);
+      const virtioSize = buildGuestVirtioInitramfs(join(tmpDir, 'guest-virtio.cpio'), busybox, join(tmpDir, 'guest-modules'), guestModules);
+      log(`virtio guest initramfs ${(virtioSize / 1e6).toFixed(2)} MB [${stamp()}]`);
 
       rmSync(buildDir, { recursive: true, force: true });
       renameSync(tmpDir, buildDir);
@@ -230,6 +244,7 @@ async function prepareLocked(opts: PrepareOptions, cache: string, log: (l: strin
         guestKernel: join(buildDir, 'Image'),
         guestInitramfs: join(buildDir, 'guest.cpio'),
         guestShellInitramfs: join(buildDir, 'guest-shell.cpio'),
+        guestVirtioInitramfs: join(buildDir, 'guest-virtio.cpio'),
         kvmProbe: join(buildDir, 'kvm-probe'),
         addon: null,
         createdAt: new Date().toISOString(),
@@ -250,8 +265,8 @@ async function prepareLocked(opts: PrepareOptions, cache: string, log: (l: strin
 /** Hash of everything that shapes the build besides the package versions. */
 function recipeHash(nodeVersion: string): string {
   const h = createHash('sha256');
-  h.update(JSON.stringify({ RECIPE_VERSION, KERNEL_SUITE, HOST_MODULES, nodeVersion, GUEST_APPLETS }));
-  h.update(hostInit()).update(guestInit()).update(guestShellInit());
+  h.update(JSON.stringify({ RECIPE_VERSION, KERNEL_SUITE, HOST_MODULES, nodeVersion, GUEST_APPLETS, GUEST_VIRTIO_MODULES, HOST_TOOL_PACKAGES }));
+  h.update(hostInit()).update(guestInit()).update(guestShellInit()).update(guestVirtioInit());
   h.update(readFileSync(join(packageDir, 'probe', 'kvm-probe.c')));
   return h.digest('hex').slice(0, 16);
 }
@@ -458,8 +473,8 @@ function checkElfArm64(path: string): void {
   }
 }
 
-/** Finds, decompresses and orders the modules the host needs; writes `<name>.ko` files to `out`. */
-function collectModules(kernelTree: string, release: string, out: string): string[] {
+/** Finds, decompresses and orders `wanted` and their dependencies; writes `<name>.ko` files to `out`. */
+function collectModules(kernelTree: string, release: string, out: string, wanted: readonly string[]): string[] {
   const modRoot = join(kernelTree, 'lib', 'modules', release);
   const files = new Map<string, string>();
   const walk = (dir: string): void => {
@@ -495,7 +510,7 @@ function collectModules(kernelTree: string, release: string, out: string): strin
     decompressed.set(name, bytes);
     return bytes;
   };
-  const order = moduleLoadOrder(HOST_MODULES, (name) => {
+  const order = moduleLoadOrder(wanted, (name) => {
     const bytes = load(name);
     if (bytes === undefined) return undefined;
     const deps = readModinfo(bytes).get('depends') ?? '';
@@ -515,6 +530,7 @@ interface HostParts {
   readonly libs: readonly string[];
   readonly node: string;
   readonly probe: string;
+  readonly tools: readonly string[];
 }
 
 function baseTree(w: CpioWriter, busybox: string): void {
@@ -539,7 +555,39 @@ function buildHostInitramfs(path: string, p: HostParts): number {
   w.fileFrom(`${HOST_NODE_DIR}/bin/node`, p.node, 0o755);
   w.symlink('usr/local/bin/node', `${HOST_NODE_DIR}/bin/node`);
   w.fileFrom(HOST_KVM_PROBE, p.probe, 0o755);
+  for (const t of p.tools) addTree(w, t, (rel) => !rel.startsWith('usr/share') && (!rel.startsWith('etc') || rel === 'etc' || rel === 'etc/mke2fs.conf') && !rel.startsWith('lib/systemd') && rel !== '.done');
   return w.finish();
+}
+
+/** Virtio guest initramfs: busybox, the virtio/ext4 modules in load order and a /init that loads them. */
+function buildGuestVirtioInitramfs(path: string, busybox: string, modulesDir: string, modules: readonly string[]): number {
+  const w = new CpioWriter(path);
+  baseTree(w, busybox);
+  w.file('init', guestVirtioInit(), 0o755);
+  w.file('etc/testbed/modules', modules.join('\n') + '\n');
+  for (const m of modules) w.fileFrom(`${GUEST_MODULE_DIR}/${m}.ko`, join(modulesDir, `${m}.ko`));
+  return w.finish();
+}
+
+/** Resolves, downloads and returns the {@link HOST_TOOL_PACKAGES} debs (cached under cache/debs). */
+async function downloadHostTools(apt: Apt, cache: string, log: (l: string) => void): Promise<{ versions: string; debs: string[] }> {
+  const dir = join(cache, 'debs');
+  mkdirSync(dir, { recursive: true });
+  const wanted: [string, string][] = [];
+  for (const pkg of HOST_TOOL_PACKAGES) wanted.push([pkg, (await aptShow(apt, pkg)).get('Version') ?? '']);
+  const debs = wanted.map(([pkg, ver]) => join(dir, debFileName(pkg, ver, 'arm64')));
+  const missing = wanted.filter((_, i) => !existsSync(debs[i] as string)).map(([pkg, ver]) => `${pkg}=${ver}`);
+  if (missing.length > 0) {
+    log(`downloading ${missing.join(' ')}`);
+    try {
+      await execBounded('apt-get', ['download', '-q', ...missing], { cwd: dir, env: apt.env, timeoutMs: PREPARE_TIMEOUTS.download, what: 'apt-get download' });
+    } catch (err) {
+      if (err instanceof TestbedError && err.code === 'COMMAND_FAILED') throw new TestbedError('DOWNLOAD_FAILED', err.message, { cause: err });
+      throw err;
+    }
+  }
+  for (const f of debs) if (!existsSync(f)) throw new TestbedError('DOWNLOAD_FAILED', `apt-get download did not produce ${basename(f)}`);
+  return { versions: wanted.map(([p, v]) => `${p}=${v}`).join(' '), debs };
 }
 
 /** Guest payload initramfs: busybox with a few applet links and /init. */
@@ -617,4 +665,81 @@ async function buildAddon(cache: string, log: (l: string) => void): Promise<stri
   if (statSync(path).size === 0) throw new TestbedError('BAD_PACKAGE', `${path} is empty`);
   log(`arm64 addon: ${path}`);
   return path;
+}
+
+/** The arm64 QEMU bundle for benchmarks (see {@link prepareQemuBundle}). */
+export interface QemuBundle {
+  /** `qemu-system-aarch64` inside the bundle. */
+  readonly binary: string;
+  /** `LD_LIBRARY_PATH` for it (the bundle's library directories). */
+  readonly libraryPath: string;
+  /** `package=version` of every package in the bundle. */
+  readonly packages: readonly string[];
+}
+
+/** Packages the host initramfs already has (and must not be shadowed: same glibc for every program). */
+const QEMU_BUNDLE_SKIP = new Set(['libc6', 'libgcc-s1', 'libstdc++6', 'gcc-12-base']);
+
+/**
+ * Debian's arm64 `qemu-system-arm` (which has `qemu-system-aarch64`) and its library closure,
+ * extracted to `cache/qemu-arm64/` for the virtio-blk benchmark. Kept out of the host initramfs
+ * (about 38 MB of packages): the host reaches it through the repository share. The closure is what
+ * `apt-get -s install --no-install-recommends qemu-system-arm` would install on an empty arm64 system,
+ * minus glibc and libstdc++ (the host has them). Idempotent.
+ *
+ * @throws {TestbedError} DOWNLOAD_FAILED, BAD_PACKAGE
+ */
+export async function prepareQemuBundle(opts: { readonly cacheDir?: string; readonly log?: (line: string) => void } = {}): Promise<QemuBundle> {
+  const cache = opts.cacheDir ?? cacheDir();
+  const log = opts.log ?? ((l: string) => process.stderr.write(`testbed: ${l}\n`));
+  const dir = join(cache, 'qemu-arm64');
+  const manifestPath = join(dir, 'bundle.json');
+  if (existsSync(manifestPath)) {
+    const b = JSON.parse(readFileSync(manifestPath, 'utf8')) as QemuBundle;
+    if (existsSync(b.binary)) return b;
+  }
+  const apt = aptSetup(cache);
+  if (!apt.hasLists()) await apt.update(log);
+  const { stdout } = await execBounded('apt-get', ['-s', 'install', '--no-install-recommends', 'qemu-system-arm'], {
+    env: apt.env, timeoutMs: PREPARE_TIMEOUTS.aptQuery, what: 'apt-get -s install qemu-system-arm',
+  });
+  const wanted: [string, string][] = [];
+  for (const line of stdout.split('\n')) {
+    const m = /^Inst (\S+) \((\S+) /.exec(line);
+    if (m !== null && !QEMU_BUNDLE_SKIP.has(m[1] as string)) wanted.push([m[1] as string, m[2] as string]);
+  }
+  if (!wanted.some(([p]) => p === 'qemu-system-arm')) throw new TestbedError('BAD_PACKAGE', 'apt-get -s install qemu-system-arm did not list qemu-system-arm');
+  const debDir = join(cache, 'debs');
+  mkdirSync(debDir, { recursive: true });
+  // Architecture-independent packages are *_all.deb: look for either.
+  const find = (p: string, v: string): string | undefined => {
+    for (const arch of ['arm64', 'all']) {
+      const f = join(debDir, debFileName(p, v, arch));
+      if (existsSync(f)) return f;
+    }
+    return undefined;
+  };
+  const missing = wanted.filter(([p, v]) => find(p, v) === undefined).map(([p, v]) => `${p}=${v}`);
+  if (missing.length > 0) {
+    log(`downloading ${missing.length} packages for the arm64 QEMU bundle`);
+    await execBounded('apt-get', ['download', '-q', ...missing], { cwd: debDir, env: apt.env, timeoutMs: PREPARE_TIMEOUTS.download, what: 'apt-get download' });
+  }
+  const root = join(dir, 'root');
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(root, { recursive: true });
+  for (const [p, v] of wanted) {
+    const deb = find(p, v);
+    if (deb === undefined) throw new TestbedError('DOWNLOAD_FAILED', `apt-get download did not produce ${p} ${v}`);
+    await execBounded('dpkg-deb', ['-x', deb, root], { timeoutMs: PREPARE_TIMEOUTS.extract, what: `dpkg-deb -x ${basename(deb)}` });
+  }
+  const binary = join(root, 'usr', 'bin', 'qemu-system-aarch64');
+  checkElfArm64(binary);
+  const bundle: QemuBundle = {
+    binary,
+    libraryPath: ['lib/aarch64-linux-gnu', 'usr/lib/aarch64-linux-gnu', 'usr/lib/aarch64-linux-gnu/pulseaudio'].map((d) => join(root, d)).join(':'),
+    packages: wanted.map(([p, v]) => `${p}=${v}`),
+  };
+  writeJsonAtomic(manifestPath, bundle);
+  log(`arm64 QEMU bundle: ${bundle.packages.length} packages in ${dir}`);
+  return bundle;
 }

@@ -72,12 +72,15 @@ export class EventfdListener {
   /**
    * Stop every worker: set its stop flag and wake it with one eventfd write (a notification at
    * shutdown is harmless). Resolves when all have exited. The fds stay open (the caller owns them).
+   * The workers are ref'd while it waits, so an unref'd listener's `close()` still resolves when
+   * nothing else keeps the event loop alive.
    */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     await Promise.all(
       this.#workers.map(async ({ worker, stop, fd, exited }) => {
+        worker.ref();
         Atomics.store(stop, 0, 1);
         try {
           eventfdWrite(fd, 1n);

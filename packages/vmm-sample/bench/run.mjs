@@ -9,7 +9,10 @@
 //     per-exit cost is the time difference between a long and a short loop over the count difference
 //     (so process start, guest setup and teardown cancel out).
 //
-// usage: node bench/run.mjs --c-vmm PATH [--rounds N] [--only boot|mmio] [--kernel Image --initrd guest.cpio]
+// (c) breakdown (bench/breakdown.mjs): the pieces of an exit alone — KVM_RUN from Node on the main
+//     thread and in a worker, and one worker ↔ main-thread hand-off — to say where the time goes.
+//
+// usage: node bench/run.mjs --c-vmm PATH [--rounds N] [--only boot|mmio|breakdown] [--kernel Image --initrd guest.cpio]
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -39,10 +42,10 @@ const BOOTARGS = 'console=ttyS0,115200 earlycon=uart8250,mmio,0x3f8 panic=-1 qui
 const MARKER = 'GUNYAH-GUEST-OK';
 
 /** Runs a command; resolves with ms to `marker` in stdout (or to exit) and the exit code. */
-function timed(cmd, args, marker) {
+function timed(cmd, args, marker, env) {
   return new Promise((resolve, reject) => {
     const t0 = process.hrtime.bigint();
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(env !== undefined ? { env: { ...process.env, ...env } } : {}) });
     let out = '';
     let err = '';
     let at;
@@ -93,10 +96,10 @@ function wrapImage(program) {
 const median = (xs) => (xs.length === 0 ? NaN : [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]);
 
 // (a) boot to the userspace marker
-const bootArgs = ['--backend', 'emu', '--kernel', kernel, '--initrd', initrd, '--cmdline', BOOTARGS, '-q'];
+const bootArgs = ['--backend', 'emu', '--no-virtio', '--kernel', kernel, '--initrd', initrd, '--cmdline', BOOTARGS, '-q'];
 const cBoot = await planFor(bootArgs);
 const boot = { ours: [], ref: [] };
-for (let r = 0; r < (values.only === 'mmio' ? 0 : rounds); r++) {
+for (let r = 0; r < (values.only === 'boot' || values.only === undefined ? rounds : 0); r++) {
   boot.ref.push(await timed(cVmm, cBoot, MARKER));
   boot.ours.push(await timed(process.execPath, [cli, ...bootArgs], MARKER));
   console.error(`bench: boot round ${r + 1}: vmm-sample ${boot.ours.at(-1).toFixed(0)} ms, C VMM ${boot.ref.at(-1).toFixed(0)} ms`);
@@ -107,29 +110,48 @@ const loops = {};
 for (const n of [SHORT, LONG]) {
   const path = join(dir, `loop-${n}.Image`);
   writeFileSync(path, wrapImage(storeLoopGuest({ addr: 0x3f8, count: n }).bytes));
-  const args = ['--backend', 'emu', '--kernel', path, '--mem', '64M', '--cmdline', '', '-q'];
+  const args = ['--backend', 'emu', '--no-virtio', '--kernel', path, '--mem', '64M', '--cmdline', '', '-q'];
   loops[n] = { args, c: await planFor(args) };
 }
-const mmio = { ours: [], ref: [] };
-for (let r = 0; r < (values.only === 'boot' ? 0 : rounds); r++) {
+// `mainThread`: vmm-sample with the UART on the main thread (VMM_SAMPLE_MAIN_THREAD_UART=1), i.e.
+// every exit handed from the vCPU worker to the main thread, as before the worker fast path.
+const mmio = { ours: [], ref: [], mainThread: [] };
+const MAIN_THREAD = { VMM_SAMPLE_MAIN_THREAD_UART: '1' };
+for (let r = 0; r < (values.only === 'mmio' || values.only === undefined ? rounds : 0); r++) {
   const t = {};
-  for (const who of ['ref', 'ours']) {
+  for (const who of ['ref', 'ours', 'mainThread']) {
     for (const n of [SHORT, LONG]) {
-      t[`${who}${n}`] = who === 'ref' ? await timed(cVmm, loops[n].c) : await timed(process.execPath, [cli, ...loops[n].args]);
+      t[`${who}${n}`] =
+        who === 'ref' ? await timed(cVmm, loops[n].c) : await timed(process.execPath, [cli, ...loops[n].args], undefined, who === 'mainThread' ? MAIN_THREAD : undefined);
     }
   }
-  mmio.ref.push(((t[`ref${LONG}`] - t[`ref${SHORT}`]) * 1000) / (LONG - SHORT));
-  mmio.ours.push(((t[`ours${LONG}`] - t[`ours${SHORT}`]) * 1000) / (LONG - SHORT));
-  console.error(`bench: MMIO round ${r + 1}: vmm-sample ${mmio.ours.at(-1).toFixed(2)} µs/exit, C VMM ${mmio.ref.at(-1).toFixed(2)} µs/exit`);
+  for (const who of ['ref', 'ours', 'mainThread']) mmio[who].push(((t[`${who}${LONG}`] - t[`${who}${SHORT}`]) * 1000) / (LONG - SHORT));
+  console.error(
+    `bench: MMIO round ${r + 1}: vmm-sample ${mmio.ours.at(-1).toFixed(2)} µs/exit (UART on the main thread: ${mmio.mainThread.at(-1).toFixed(2)}), C VMM ${mmio.ref.at(-1).toFixed(2)} µs/exit`,
+  );
 }
 rmSync(dir, { recursive: true, force: true });
+
+// (c) where the time of an exit goes
+let parts;
+if (values.only === undefined || values.only === 'breakdown') {
+  const { breakdown } = await import('./breakdown.mjs');
+  parts = await breakdown(rounds);
+  console.error(`bench: breakdown (µs, medians): ${Object.entries(parts).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`);
+}
 
 const rows = [
   ['(a) start → guest userspace marker', `${median(boot.ours).toFixed(0)} ms`, `${median(boot.ref).toFixed(0)} ms`, median(boot.ours) / median(boot.ref), 1.5],
   ['(b) one MMIO exit (UART store loop)', `${median(mmio.ours).toFixed(2)} µs`, `${median(mmio.ref).toFixed(2)} µs`, median(mmio.ours) / median(mmio.ref), 1.5],
+  ['(b) with the UART on the main thread', `${median(mmio.mainThread).toFixed(2)} µs`, `${median(mmio.ref).toFixed(2)} µs`, median(mmio.mainThread) / median(mmio.ref), 1.5],
 ];
 console.log(`\n${rounds} alternating rounds, medians; reference: bench/c-vmm/kvm-vmm.c on raw KVM`);
 console.log('| benchmark | vmm-sample | C VMM | ratio | target |');
 console.log('| --- | --- | --- | --- | --- |');
 for (const [name, ours, ref, ratio, target] of rows.filter((r) => Number.isFinite(r[3]))) console.log(`| ${name} | ${ours} | ${ref} | ${ratio.toFixed(2)}× | ≤ ${target}× ${ratio <= target ? 'met' : 'missed'} |`);
-console.log(JSON.stringify({ boot, mmio }));
+if (parts !== undefined) {
+  console.log('\n| piece of one exit (alone) | µs |');
+  console.log('| --- | --- |');
+  for (const [k, v] of Object.entries(parts)) console.log(`| ${k} | ${v.toFixed(1)} |`);
+}
+console.log(JSON.stringify({ boot, mmio, parts }));

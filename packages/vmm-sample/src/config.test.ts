@@ -27,7 +27,7 @@ describe('parseCommandLine', () => {
     expect(c).toEqual({
       kernel: 'I', dtb: 'vm.dtb', initrd: 'rd', cmdline: 'console=ttyS0', memSize: 1n << 30n, base: 0x40000000n,
       kernelOffset: 0x200000n, dtbOffset: 0x3fe00000n, initrdOffset: 0x1000000n, dtbReserved: 128n << 10n,
-      cpus: 4, backend: 'emu', abi: 'B', dryRun: true, verbosity: 'verbose', reboot: true, device: '/dev/x',
+      cpus: 4, backend: 'emu', abi: 'B', dryRun: true, verbosity: 'verbose', reboot: true, device: '/dev/x', disks: [], virtio: true,
     });
     expect(run(['-i', 'I', '-q']).verbosity).toBe('quiet');
   });

@@ -50,6 +50,23 @@ export interface VmmConfig {
   readonly reboot: boolean;
   /** Path of the Gunyah device. */
   readonly device: string;
+  /**
+   * File-backed virtio-blk disks, in order (`/dev/vda`, `/dev/vdb`, …). Absent: none.
+   */
+  readonly disks?: readonly VirtioDiskConfig[];
+  /**
+   * Add a virtio-console (the guest's `/dev/hvc0`, output to the VMM's stdout) and a virtio-rng.
+   * Absent: false for library configurations; the CLI sets it unless `--no-virtio` is given.
+   */
+  readonly virtio?: boolean;
+}
+
+/** One `--disk PATH[,ro]`. */
+export interface VirtioDiskConfig {
+  /** The disk image file (raw; its size in 512-byte sectors is the capacity). */
+  readonly path: string;
+  /** Offer the disk read-only: the guest's writes fail with an I/O error and the file is opened `O_RDONLY`. */
+  readonly readOnly: boolean;
 }
 
 /** Codes of {@link ConfigError}. */
@@ -67,6 +84,7 @@ export type ConfigErrorCode =
   | 'DOES_NOT_FIT'
   | 'BAD_LAYOUT'
   | 'BAD_CMDLINE'
+  | 'BAD_DISK'
   | 'NO_BACKEND';
 
 /** A configuration the VMM cannot run: the CLI prints the message on one line and exits 2. */
@@ -125,6 +143,10 @@ Options:
       --abi VARIANT         auto | A | B | C (the /dev/gunyah ABI)              [auto]
       --device PATH         Gunyah device node                                  [/dev/gunyah]
       --reboot              restart the guest when it resets (default: exit)
+      --disk PATH[,ro]      virtio-blk disk from a raw image file (repeatable: /dev/vda,
+                            /dev/vdb, …); ",ro" offers it read-only
+      --no-virtio           leave out the virtio-console (/dev/hvc0, output to stdout)
+                            and the virtio-rng that are otherwise always added
       --dry-run             print the memory plan and the devicetree, start nothing
   -v, --verbose             print each setup step and exit details
   -q, --quiet               print nothing but the guest console and errors
@@ -135,6 +157,7 @@ Examples:
   vmm-sample --kernel Image --dtb vm.dtb
   vmm-sample -i Image -r initrd.cpio --cmdline "console=ttyS0 rdinit=/init" --mem 512M --cpus 2
   vmm-sample -i Image --dry-run --backend emu --abi B
+  vmm-sample -i Image -r initrd.cpio --disk rootfs.ext4 --disk data.img,ro
 
 Exit status: 0 guest powered off; 2 bad usage or input; 3 no usable backend; 4 guest crashed
 or failed to load; 5 guest reset (without --reboot); 130 interrupted.
@@ -187,7 +210,7 @@ function choice<T extends string>(text: string | undefined, flag: string, allowe
  * const cl = parseCommandLine(['--kernel', 'Image', '--mem', '512M']);
  * if (cl.kind === 'run') console.log(cl.config.memSize); // 536870912n
  * ```
- * @throws {ConfigError} USAGE, MISSING_KERNEL, BAD_SIZE, BAD_ADDRESS, BAD_CPUS, BAD_CHOICE, DOES_NOT_FIT
+ * @throws {ConfigError} USAGE, MISSING_KERNEL, BAD_SIZE, BAD_ADDRESS, BAD_CPUS, BAD_CHOICE, DOES_NOT_FIT, BAD_DISK
  */
 export function parseCommandLine(argv: readonly string[]): CommandLine {
   let parsed;
@@ -212,6 +235,8 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
         abi: { type: 'string' },
         device: { type: 'string' },
         reboot: { type: 'boolean' },
+        disk: { type: 'string', multiple: true },
+        'no-virtio': { type: 'boolean' },
         'dry-run': { type: 'boolean' },
         verbose: { type: 'boolean', short: 'v' },
         quiet: { type: 'boolean', short: 'q' },
@@ -240,6 +265,7 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
   if (memSize < 2n << 20n) throw new ConfigError('DOES_NOT_FIT', `--mem ${formatSize(memSize)} is too small: a Linux guest needs at least 2 MiB (and usually 64 MiB or more)`);
   if (base % (2n << 20n) !== 0n) throw new ConfigError('BAD_ADDRESS', `--base 0x${base.toString(16)} is not 2 MiB aligned`);
   if (base + memSize > 1n << 48n) throw new ConfigError('DOES_NOT_FIT', `RAM 0x${base.toString(16)}+${formatSize(memSize)} ends beyond the 48-bit guest address space`);
+  if ((v.disk?.length ?? 0) > MAX_DISKS) throw new ConfigError('BAD_DISK', `at most ${MAX_DISKS} --disk options`);
 
   return {
     kind: 'run',
@@ -261,6 +287,35 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
       verbosity: v.verbose ? 'verbose' : v.quiet ? 'quiet' : 'normal',
       reboot: v.reboot ?? false,
       device: v.device ?? DEFAULTS.device,
+      disks: (v.disk ?? []).map(parseDiskSpec),
+      virtio: !(v['no-virtio'] ?? false),
     },
   };
+}
+
+/** The most `--disk` options (each takes a virtio-mmio window and an SPI). */
+export const MAX_DISKS = 16;
+
+/**
+ * Parse one `--disk` value: `PATH` or `PATH,ro` (also `PATH,rw`, the default). A path cannot itself
+ * end in `,ro`/`,rw` or contain a comma followed by anything else (that is an unknown option).
+ *
+ * @example
+ * ```ts
+ * parseDiskSpec('disk.img,ro'); // { path: 'disk.img', readOnly: true }
+ * ```
+ * @throws {ConfigError} BAD_DISK for an empty path or an unknown option after the comma
+ */
+export function parseDiskSpec(text: string): VirtioDiskConfig {
+  const comma = text.lastIndexOf(',');
+  let path = text;
+  let readOnly = false;
+  if (comma >= 0) {
+    const opt = text.slice(comma + 1);
+    if (opt !== 'ro' && opt !== 'rw') throw new ConfigError('BAD_DISK', `--disk ${JSON.stringify(text)}: unknown option ${JSON.stringify(opt)} (use PATH or PATH,ro)`);
+    path = text.slice(0, comma);
+    readOnly = opt === 'ro';
+  }
+  if (path === '') throw new ConfigError('BAD_DISK', `--disk ${JSON.stringify(text)}: no path`);
+  return { path, readOnly };
 }

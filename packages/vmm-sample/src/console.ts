@@ -78,6 +78,8 @@ export interface ConsoleUart {
   enqueue(bytes: Uint8Array): number;
   /** Called when the guest drains the receive FIFO. */
   onRxSpace: (() => void) | undefined;
+  /** Writes out output the UART batches itself (a shared UART served by vCPU workers). */
+  flushOutput?(): void;
 }
 
 /** A stdin-like stream, maybe a terminal. */
@@ -174,6 +176,7 @@ export class Console {
 
   /** Write out buffered guest output now. */
   flush(): void {
+    this.#uart?.flushOutput?.();
     this.#flushScheduled = false;
     if (this.#outLen === 0) return;
     this.#opts.output.write(this.#out.slice(0, this.#outLen));

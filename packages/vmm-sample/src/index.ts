@@ -7,7 +7,17 @@
  * @packageDocumentation
  */
 export { BusError, MmioBus, type BusErrorCode, type BusHit, type BusRange, type MmioAccess, type MmioDevice, type MmioResult } from './bus.js';
-export { UART_FIFO_SIZE, Uart8250, type Uart8250Options, type UartStats } from './devices/uart8250.js';
+export {
+  UART_FIFO_SIZE,
+  UART_OUT_BUFFER,
+  Uart8250,
+  UartError,
+  type UartErrorCode,
+  type Uart8250Options,
+  type UartLocalOptions,
+  type UartSharedOptions,
+  type UartStats,
+} from './devices/uart8250.js';
 export { formatSize, parseAddress, parseSize } from './size.js';
 export {
   ConfigError,
@@ -21,7 +31,26 @@ export {
   type ConfigErrorCode,
   type Verbosity,
   type VmmConfig,
+  MAX_DISKS,
+  parseDiskSpec,
+  type VirtioDiskConfig,
 } from './config.js';
+export {
+  VIRTIO_FIRST_SPI,
+  VIRTIO_MMIO_BASE,
+  VirtioSet,
+  checkDisks,
+  describeVirtio,
+  generatedVirtioWindows,
+  placeGenerated,
+  placeInUserDt,
+  virtioRequests,
+  type AttachedVirtio,
+  type PlannedVirtioDevice,
+  type VirtioAttachOptions,
+  type VirtioDeviceKind,
+  type VirtioRequest,
+} from './virtio.js';
 export { formatPlan, planVm, type MemoryRegistration, type PlanInputs, type PlannedUart, type Variant, type VmPlan } from './plan.js';
 export { selectBackend, type Backend, type EmulatorAvailability, type EmulatorInstance, type EmulatorModule, type SelectBackendOptions } from './backend.js';
 export { Console, ESCAPE_BYTE, ESCAPE_HELP, EscapeFilter, type ConsoleInput, type ConsoleOptions, type ConsoleUart, type EscapeEvent } from './console.js';

@@ -21,6 +21,7 @@ import {
 import { ARM64_CMDLINE_CAPACITY, planLayout, type KernelLayoutInfo, type LayoutPlan } from '@gunyah-ts/vm-memory/loader';
 import { ConfigError, DEFAULTS, type VmmConfig } from './config.js';
 import { formatSize } from './size.js';
+import { describeVirtio, generatedVirtioWindows, placeGenerated, placeInUserDt, virtioRequests, type PlannedVirtioDevice } from './virtio.js';
 
 /** A `/dev/gunyah` ABI variant (spec/gunyah-uapi.md §0). */
 export type Variant = 'A' | 'B' | 'C';
@@ -91,6 +92,10 @@ export interface VmPlan {
   readonly uart: PlannedUart | undefined;
   /** The kernel command line in `/chosen/bootargs`. */
   readonly bootargs: string | undefined;
+  /** The virtio-mmio devices (disks first, then console and rng), with windows and doorbell labels. */
+  readonly virtio: readonly PlannedVirtioDevice[];
+  /** Virtio devices left out because a user DT has no room for them (shown by `--dry-run`). */
+  readonly virtioNotes: readonly string[];
   /** How RAM is registered. */
   readonly registration: MemoryRegistration;
   /** B/C: the boot vCPU's PC and X0 (`SET_BOOT_CONTEXT`); A: `undefined` (kernel at the start of RAM). */
@@ -193,14 +198,17 @@ function registrationFor(variant: Variant): MemoryRegistration {
  * Plan the VM. Pure: no files, no syscalls. With a user DTB, RAM and the vCPU count come from the
  * DT (`--mem`, `--base`, `--cpus` must then agree with it or be left at their defaults), `/chosen`
  * gets the initrd range and, with `--cmdline`, the bootargs. Without one, the DT is generated with
- * `buildGunyahVmDt` (UART at 0x3f8 on SPI 0 with doorbell label 0, proxy-scheduled vCPUs).
+ * `buildGunyahVmDt` (UART at 0x3f8 on SPI 0 with doorbell label 0, proxy-scheduled vCPUs, and one
+ * virtio-mmio window per device from 0x0a00_0000 on SPIs 16, 17, … with doorbells labelled alike).
+ * With a user DT the virtio devices take its `virtio,mmio` nodes in address order.
  *
  * @example
  * ```ts
  * const plan = planVm(config, { kernel: header, kernelFileSize: 30 << 20, initrdSize: 2 << 20, userDtb: undefined, variant: 'C' });
  * console.log(formatPlan(plan));
  * ```
- * @throws {ConfigError} BAD_DTB (malformed DT or one the Resource Manager would refuse), BAD_LAYOUT
+ * @throws {ConfigError} BAD_DTB (malformed DT or one the Resource Manager would refuse, or too few
+ *   `virtio,mmio` nodes for `--disk`), BAD_LAYOUT
  *   (the DT or options disagree, variant A with the entry not at the start of RAM), BAD_CMDLINE
  * @throws {LayoutError} from `planLayout` (image too big for memory, overlapping placement, …)
  */
@@ -234,6 +242,9 @@ export function planVm(config: VmmConfig, inputs: PlanInputs): VmPlan {
   let vcpus: number;
   let uart: PlannedUart | undefined;
   let bootargs: string | undefined;
+  let virtio: PlannedVirtioDevice[];
+  const virtioNotes: string[] = [];
+  const requests = virtioRequests(config);
 
   if (inputs.userDtb === undefined) {
     memory = { base: config.base, size: config.memSize };
@@ -247,7 +258,9 @@ export function planVm(config: VmmConfig, inputs: PlanInputs): VmPlan {
       vcpus,
       uart: { address: 0x3f8n, spi: 0 },
       chosen: { bootargs, ...(initrd !== undefined ? { initrd } : {}) },
+      ...(requests.length > 0 ? { virtioMmio: generatedVirtioWindows(requests) } : {}),
     });
+    virtio = placeGenerated(requests, built.resolved.virtioMmio, built.resolved.doorbells);
     tree = built.tree;
     dtb = built.dtb;
     const r = built.resolved.uart;
@@ -288,6 +301,7 @@ export function planVm(config: VmmConfig, inputs: PlanInputs): VmPlan {
       throw new ConfigError('BAD_LAYOUT', `--cpus ${config.cpus} disagrees with the DTB's ${vcpus} CPU nodes`);
     }
     uart = dtUart(parsed, info.vdevices);
+    virtio = placeInUserDt(requests, parsed, info.vdevices, virtioNotes);
     if (uart === undefined) warnings.push('the DTB has no 8250 UART: there is no console');
     else if (uart.irqLabel === undefined) {
       warnings.push(`the DTB has no doorbell for the UART's interrupt${uart.spi === undefined ? '' : ` (SPI ${uart.spi})`}: console interrupts cannot reach the guest`);
@@ -322,6 +336,8 @@ export function planVm(config: VmmConfig, inputs: PlanInputs): VmPlan {
     vcpus,
     uart,
     bootargs,
+    virtio,
+    virtioNotes,
     registration: registrationFor(inputs.variant),
     bootContext: inputs.variant === 'A' ? undefined : { pc: layout.kernel.entry, x0: layout.dtb.address },
     warnings,
@@ -369,6 +385,8 @@ export function formatPlan(plan: VmPlan, options: { readonly dts?: boolean } = {
         : `8250 UART at ${hex(plan.uart.address)}${plan.uart.spi === undefined ? '' : `, SPI ${plan.uart.spi}`}${plan.uart.irqLabel === undefined ? ', no doorbell' : `, irqfd on doorbell label ${plan.uart.irqLabel}`}`,
     ),
   );
+  for (const d of plan.virtio) out.push(line('virtio', describeVirtio(d)));
+  for (const n of plan.virtioNotes) out.push(line('virtio', n));
   if (plan.bootargs !== undefined) out.push(line('bootargs', plan.bootargs));
   for (const w of plan.warnings) out.push(line('warning', w));
   if (options.dts !== false) {

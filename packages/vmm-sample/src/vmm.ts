@@ -17,6 +17,8 @@ import { MmioBus } from './bus.js';
 import { ConfigError, type VmmConfig } from './config.js';
 import { Console, type ConsoleInput } from './console.js';
 import { Uart8250 } from './devices/uart8250.js';
+import { createConsoleUart, uartWorkerMmio } from './devices/uart-fast.js';
+import { VirtioSet, checkDisks } from './virtio.js';
 import { formatPlan, planVm, type Variant, type VmPlan } from './plan.js';
 
 /** Exit statuses of `vmm-sample` (also in `--help`). */
@@ -159,6 +161,7 @@ export async function readInputs(config: VmmConfig): Promise<VmmInputs> {
   checkReadable(config.kernel, 'kernel');
   const initrdSize = config.initrd === undefined ? undefined : checkReadable(config.initrd, 'initrd');
   const userDtb = config.dtb === undefined ? undefined : readSmallFile(config.dtb, 'DTB', MAX_DTB_FILE);
+  checkDisks(config);
   const kernel = await inspectKernel(config.kernel);
   return { kernel, initrdSize, userDtb };
 }
@@ -194,6 +197,7 @@ interface Instance {
   readonly vcpus: Vcpu[];
   readonly memory: GuestMemory;
   readonly uart: Uart8250 | undefined;
+  readonly virtio: VirtioSet;
   readonly bus: MmioBus;
   readonly cleanups: Cleanup[];
 }
@@ -445,10 +449,30 @@ export class Vmm {
                 }
               };
         const console = this.#console ?? this.#makeConsole();
-        uart = new Uart8250({ output: (b) => console.writeByte(b), ...(trigger !== undefined ? { trigger } : {}) });
+        // served inside the vCPU workers when they run over real fds (devices/uart-fast.ts)
+        uart = createConsoleUart({
+          stream: this.#deps.stdout ?? process.stdout,
+          output: (b) => console.writeByte(b),
+          base: plan.uart.address,
+          workers: this.backend.kind !== 'injected',
+          ...(trigger !== undefined ? { trigger } : {}),
+          ...(irqfd !== undefined ? { irqfd } : {}),
+        });
         bus.register(plan.uart.address, 8n, uart, 'uart0');
       }
-      return { vm, vcpus, memory, uart, bus, cleanups };
+      const virtio = VirtioSet.attach({
+        devices: plan.virtio,
+        vm,
+        binding,
+        memory,
+        register: (b, s, d, n) => bus.register(b, s, d, n),
+        consoleOutput: this.#deps.stdout ?? process.stdout,
+        kernelEventfds: this.backend.kind !== 'injected',
+        onTeardown: (fn) => onTeardown(ORDER.eventfd, fn),
+        step,
+        log: this.#log,
+      });
+      return { vm, vcpus, memory, uart, bus, virtio, cleanups };
     } catch (e) {
       this.#teardown(cleanups);
       throw e;
@@ -580,11 +604,14 @@ export class Vmm {
       mmio: this.#mmio(inst),
       onExit: (id, exit) => this.#onExit(id, exit),
       ...(workerBinding !== undefined ? { workerBinding } : {}),
+      ...(uartWorkerMmio(inst.uart) !== undefined ? { workerMmio: uartWorkerMmio(inst.uart)! } : {}),
     });
     this.#runner = runner;
     if (this.#stopReason !== undefined) void runner.stop();
     this.#verbose(`running ${inst.vcpus.length} vCPU${inst.vcpus.length === 1 ? '' : 's'} (${runner.mode} mode)`);
+    inst.virtio.start();
     const results = await runner.done;
+    await inst.virtio.stop();
     this.#runner = undefined;
     this.#console?.flush();
     if (this.#stats.unhandledReads + this.#stats.unhandledWrites > 0) {

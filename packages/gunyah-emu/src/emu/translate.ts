@@ -20,7 +20,10 @@ import {
 } from './sys.js';
 import type { KvmExit } from '../kvm/index.js';
 import {
+  PAGE_VERSION,
+  VM_MAGIC,
   VM_PAGE_MAX_VCPUS,
+  VM_PAGE_SIZE,
   VM_PAGE_STATUS,
   decodeVcpuPrivate,
   decodeVmPage,
@@ -64,10 +67,20 @@ function fail(name: string): never {
   throw new ErrnoError(errnoValue(name) ?? 22, 'ioctl', 'GUNYAH_VCPU_RUN');
 }
 
+const DEFAULT_IDENTITY: GunyahIdentity = { identify: DEFAULT_IDENTIFY_RESULT };
 const SMCCC_NOT_SUPPORTED = 0xffff_ffff_ffff_ffffn;
 
 function clearUnion(page: DataView): void {
   for (let i = 16; i < 40; i++) page.setUint8(i, 0);
+}
+
+/** The VM page's status byte after the cheap checks of `decodeVmPage` (magic, version, range). */
+function vmStatus(vmPage: DataView): number {
+  if (vmPage.byteLength < VM_PAGE_SIZE || vmPage.getUint32(0, true) !== VM_MAGIC || vmPage.getUint16(4, true) !== PAGE_VERSION) {
+    return decodeVmPage(vmPage).status; // throws BAD_PAGE with the precise reason
+  }
+  const status = vmPage.getUint8(6);
+  return status > VM_PAGE_STATUS.LOAD_FAILED ? decodeVmPage(vmPage).status : status;
 }
 
 function writeStatus(page: DataView, vm: ReturnType<typeof decodeVmPage>): number {
@@ -89,11 +102,8 @@ function writeMmio(page: DataView, p: PendingAccess, hasResume: boolean): number
   clearUnion(page);
   page.setUint32(O.exit_reason, EXIT_REASON.MMIO, true);
   page.setBigUint64(O.mmio_phys_addr, p.addr, true);
-  let d = p.kind === 'write' ? p.data : 0n;
-  for (let i = 0; i < 8; i++) {
-    page.setUint8(O.mmio_data + i, i < p.len ? Number(d & 0xffn) : 0);
-    d >>= 8n;
-  }
+  // the access's bytes, little-endian, the rest zero (one 64-bit store: no per-byte BigInt work)
+  page.setBigUint64(O.mmio_data, p.kind === 'write' ? BigInt.asUintN(8 * p.len, p.data) : 0n, true);
   page.setUint32(O.mmio_len, p.len, true);
   page.setUint8(O.mmio_is_write, p.kind === 'write' ? 1 : 0);
   if (hasResume) page.setUint8(O.mmio_resume_action, RESUME_ACTION.HANDLED);
@@ -149,9 +159,9 @@ export function runEmulatedVcpu(page: DataView, s: RunServices): number {
   if (page.getUint8(O.immediate_exit) !== 0) fail('EINTR');
   if (priv.terminal) return 0;
   const vmPage = s.vmPage(priv.vmPageFd);
-  let vm = decodeVmPage(vmPage);
-  if (vm.status === VM_PAGE_STATUS.NOT_STARTED || vm.status === VM_PAGE_STATUS.START_FAILED) fail('ENODEV');
-  if (vm.status !== VM_PAGE_STATUS.RUNNING) return writeStatus(page, vm);
+  const status = vmStatus(vmPage);
+  if (status === VM_PAGE_STATUS.NOT_STARTED || status === VM_PAGE_STATUS.START_FAILED) fail('ENODEV');
+  if (status !== VM_PAGE_STATUS.RUNNING) return writeStatus(page, decodeVmPage(vmPage));
   if (priv.kvmFd < 0) fail('ENODEV');
   const kvm = s.kvm(priv.kvmFd, priv.kvmRunSize);
   const hasResume = rules.maxMmioResumeAction !== undefined;
@@ -172,14 +182,12 @@ export function runEmulatedVcpu(page: DataView, s: RunServices): number {
     }
     setPending(page, undefined);
   }
-  const identity = s.identity ?? { identify: DEFAULT_IDENTIFY_RESULT };
   for (;;) {
     setVmSlotThread(vmPage, priv.slot, s.currentThread());
     let exit: KvmExit;
     try {
       // a sibling may have stopped the VM between the check above and now
-      vm = decodeVmPage(vmPage);
-      if (vm.status !== VM_PAGE_STATUS.RUNNING) return writeStatus(page, vm);
+      if (vmStatus(vmPage) !== VM_PAGE_STATUS.RUNNING) return writeStatus(page, decodeVmPage(vmPage));
       exit = kvm.run();
     } finally {
       setVmSlotThread(vmPage, priv.slot, 0n);
@@ -187,15 +195,14 @@ export function runEmulatedVcpu(page: DataView, s: RunServices): number {
     switch (exit.kind) {
       case 'interrupted': {
         kvm.setImmediateExit(0);
-        vm = decodeVmPage(vmPage);
-        if (vm.status !== VM_PAGE_STATUS.RUNNING) return writeStatus(page, vm);
+        if (vmStatus(vmPage) !== VM_PAGE_STATUS.RUNNING) return writeStatus(page, decodeVmPage(vmPage));
         fail('EINTR');
       }
       // falls through (unreachable)
       case 'mmio':
         return writeMmio(page, { kind: exit.isWrite ? 'write' : 'read', len: exit.len, addr: exit.addr, data: exit.isWrite ? exit.data : 0n }, hasResume);
       case 'hypercall': {
-        const a = answerGunyahSmcccCall(exit.functionId, identity);
+        const a = answerGunyahSmcccCall(exit.functionId, s.identity ?? DEFAULT_IDENTITY);
         kvm.completeHypercall(a.kind === 'answer' ? a.registers : [SMCCC_NOT_SUPPORTED]);
         continue;
       }

@@ -9,6 +9,7 @@ import { Vcpu, VcpuRunner, variantInfo, type MmioAccess } from '../../src/index.
 import { createBinding } from './fixtures/scripted-binding.mjs';
 
 const fixture = new URL('./fixtures/scripted-binding.mjs', import.meta.url).href;
+const fastMmio = new URL('./fixtures/fast-mmio.mjs', import.meta.url).href;
 const built = existsSync(fileURLToPath(new URL('../../dist/worker.js', import.meta.url)));
 const enabled = nativeBindingAvailable() && built;
 
@@ -78,5 +79,55 @@ describe.skipIf(!enabled)(`VcpuRunner worker mode (needs the built addon and \`n
     const runner = VcpuRunner.start({ vcpus: [vcpu], workerBinding: fixture, mmio: () => 'handled' });
     const [res] = await runner.stop();
     expect(res?.reason).toBe('stopped');
+  }, 10_000);
+
+  it('workerMmio: accesses the worker handler answers never reach the main thread; "forward" does', async () => {
+    const { efd, vcpu } = setup();
+    const sab = new SharedArrayBuffer(8);
+    const counts = new Int32Array(sab);
+    Atomics.store(counts, 1, -1);
+    const seen: MmioAccess[] = [];
+    let wake!: () => void;
+    let arrived = new Promise<void>((r) => (wake = r));
+    const runner = VcpuRunner.start({
+      vcpus: [vcpu],
+      workerBinding: fixture,
+      workerMmio: { module: fastMmio, data: { sab } },
+      mmio: (a) => {
+        if (!a.isWrite) a.data = 0x77n;
+        seen.push({ ...a });
+        if (a.isWrite) wake();
+        return 'handled';
+      },
+    });
+    // n = 5: the read of 0x1005 is answered in the worker (0x1005 * 3); only the echo write arrives
+    n!.write(efd, new BigUint64Array([5n]));
+    await arrived;
+    expect(seen).toEqual([{ addr: 0x2000n, len: 8, isWrite: true, data: 0x1005n * 3n }]);
+    expect(Atomics.load(counts, 0)).toBe(1);
+    expect(Atomics.load(counts, 1)).toBe(0); // the vCPU id given to createWorkerMmio
+    // n = 0x20: outside the fast range, forwarded: the main thread answers the read
+    arrived = new Promise<void>((r) => (wake = r));
+    n!.write(efd, new BigUint64Array([0x20n]));
+    await arrived;
+    expect(seen.slice(1)).toEqual([
+      { addr: 0x1020n, len: 4, isWrite: false, data: 0x77n },
+      { addr: 0x2000n, len: 8, isWrite: true, data: 0x77n },
+    ]);
+    expect(Atomics.load(counts, 0)).toBe(1);
+    const [res] = await runner.stop();
+    expect(res).toMatchObject({ id: 0, reason: 'stopped', error: undefined });
+  }, 10_000);
+
+  it('workerMmio: a factory that throws, or a module without createWorkerMmio, ends the vCPU with an error', async () => {
+    const { vcpu } = setup();
+    const r1 = VcpuRunner.start({ vcpus: [vcpu], workerBinding: fixture, workerMmio: { module: fastMmio, data: { fail: true } }, mmio: () => 'handled' });
+    const [a] = await r1.done;
+    expect(a?.reason).toBe('error');
+    expect(a?.error?.message).toMatch(/createWorkerMmio refused/);
+    const r2 = VcpuRunner.start({ vcpus: [setup().vcpu], workerBinding: fixture, workerMmio: { module: fixture }, mmio: () => 'handled' });
+    const [b] = await r2.done;
+    expect(b?.reason).toBe('error');
+    expect(b?.error).toBeInstanceOf(Error);
   }, 10_000);
 });

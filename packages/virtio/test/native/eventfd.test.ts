@@ -1,4 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { close, eventfd, eventfdRead, eventfdWrite, nativeBindingAvailable, sysConstants } from '@gunyah-ts/sys';
 import { describe, expect, it } from 'vitest';
 import { DATA, makeMemory, probe, type DriverQueue } from '../helpers/driver.js';
@@ -23,6 +25,21 @@ function until(cond: () => boolean, ms = 5000): Promise<void> {
 }
 
 describe.skipIf(!ready)('EventfdListener (needs the @gunyah-ts/sys addon and `npx tsc -b` here)', () => {
+  it('close() of an unref\'d listener resolves even when nothing else keeps the event loop alive', () => {
+    const dist = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
+    const script = `
+      const { eventfd } = await import('@gunyah-ts/sys');
+      const { EventfdListener } = await import(${JSON.stringify(dist)});
+      const l = new EventfdListener([{ fd: eventfd(0, 0), onEvent: () => {} }]);
+      await l.close();
+      console.log('closed');
+    `;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000, cwd: fileURLToPath(new URL('../..', import.meta.url)) });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('closed\n');
+    expect(r.status).toBe(0);
+  });
+
   it('turns eventfd writes into main-thread callbacks and stops cleanly', async () => {
     const fd = eventfd(0, 0);
     const nb = eventfd(0, sysConstants().EFD_NONBLOCK);
