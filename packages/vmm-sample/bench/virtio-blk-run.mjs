@@ -4,7 +4,7 @@
 // (virtio-blk-device, virtio-mmio), same kernel, same initramfs, same fresh image, alternating, N rounds.
 // Usage: node virtio-blk-run.mjs --kernel Image --initrd guest-virtio.cpio --qemu BIN --qemu-lib PATH
 //        [--rounds 3] [--mib 32]
-import { spawn } from 'node:child_process';
+import { spawnConsole } from '../test/console.mjs';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,53 +28,13 @@ const READY = 'GUNYAH-GUEST-VIRTIO-READY';
 const STEP_MS = 600_000;
 
 function boot(cmd, args, env) {
-  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  let out = '';
-  let err = '';
-  const waiters = [];
-  const check = () => {
-    for (const w of [...waiters]) {
-      const i = out.indexOf(w.text, w.from);
-      if (i >= 0) {
-        waiters.splice(waiters.indexOf(w), 1);
-        clearTimeout(w.timer);
-        w.resolve(i + w.text.length);
-      }
-    }
-  };
-  child.stdout.on('data', (c) => {
-    out += c.toString('latin1');
-    check();
-  });
-  child.stderr.on('data', (c) => (err += c.toString()));
-  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  let seq = 1000;
-  const vm = {
-    child,
-    exited,
-    expect(text, from = 0) {
-      return new Promise((resolve, reject) => {
-        const w = { text, from, resolve, timer: setTimeout(() => reject(new Error(`timeout waiting for ${text}; tail:\n${out.slice(-1500)}\n${err.slice(-1500)}`)), STEP_MS) };
-        waiters.push(w);
-        check();
-        exited.then(({ code }) => {
-          if (waiters.includes(w)) {
-            clearTimeout(w.timer);
-            reject(new Error(`${cmd} exited (${code}) before ${text}; tail:\n${out.slice(-1500)}\n${err.slice(-1500)}`));
-          }
-        });
-      });
-    },
-    async run(line) {
-      const n = seq++;
-      const from = out.length;
-      child.stdin.write(`${line}; echo "@@RC=$?@@$((${n} + 1))@@"\n`);
-      const end = await vm.expect(`@@${n + 1}@@`, from);
-      const text = out.slice(from, end);
-      const rc = Number(/@@RC=(\d+)@@\d+@@$/.exec(text)?.[1] ?? NaN);
-      if (rc !== 0) throw new Error(`\`${line}\` failed (${rc}):\n${text}`);
-      return text;
-    },
+  const vm = spawnConsole(cmd, args, { env: { ...process.env, ...env }, stepMs: STEP_MS });
+  const run = vm.run;
+  // Benchmark steps must all succeed: a failed command ends the run with its output.
+  vm.run = async (line) => {
+    const r = await run(line);
+    if (r.rc !== 0) throw new Error(`\`${line}\` failed (${r.rc}):\n${r.text}`);
+    return r.text;
   };
   return vm;
 }

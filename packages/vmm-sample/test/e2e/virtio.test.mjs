@@ -5,13 +5,14 @@
 // Two boots: (1) a read-write and a read-only disk, hvc0 and hwrng; (2) a guest killed mid-write.
 // node:test, plain JS (see the testbed README).
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, afterEach, before, describe, it } from 'node:test';
+import { spawnConsole } from '../console.mjs';
 
 const inTestbed = process.env.GUNYAH_TESTBED === '1';
 const manifest = inTestbed ? JSON.parse(readFileSync(process.env.GUNYAH_TESTBED_MANIFEST, 'utf8')) : undefined;
@@ -66,88 +67,16 @@ function sha256(path) {
 
 /** Spawns the built CLI; `expect(text)` waits for text in the console output (UART and hvc0 share stdout). */
 function vmmSample(args) {
-  const child = spawn(process.execPath, [bin, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  const waiters = [];
-  const check = () => {
-    for (const w of [...waiters]) {
-      const i = out.indexOf(w.text, w.from);
-      if (i >= 0) {
-        waiters.splice(waiters.indexOf(w), 1);
-        clearTimeout(w.timer);
-        w.resolve(i + w.text.length);
-      }
-    }
-  };
-  child.stdout.on('data', (c) => {
-    out += c.toString('latin1');
-    check();
-  });
-  child.stderr.on('data', (c) => {
-    err += c.toString();
-  });
-  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 3 * STEP_MS);
-  exited.then(() => clearTimeout(timer));
-  let seq = 1000 + Math.floor(Math.random() * 9000);
-  const vm = {
-    child,
-    exited,
-    get out() {
-      return out;
-    },
-    get err() {
-      return err;
-    },
-    expect(text, from = 0, ms = STEP_MS) {
-      return new Promise((resolve, reject) => {
-        const w = {
-          text,
-          from,
-          resolve,
-          timer: setTimeout(() => {
-            waiters.splice(waiters.indexOf(w), 1);
-            reject(new Error(`timed out waiting for ${JSON.stringify(text)}; console tail:\n${out.slice(-2000)}\nstderr:\n${err.slice(-2000)}`));
-          }, ms),
-        };
-        waiters.push(w);
-        check();
-        exited.then(({ code }) => {
-          if (waiters.includes(w)) {
-            clearTimeout(w.timer);
-            waiters.splice(waiters.indexOf(w), 1);
-            reject(new Error(`vmm-sample exited (${code}) before ${JSON.stringify(text)}; console tail:\n${out.slice(-2000)}\nstderr:\n${err.slice(-2000)}`));
-          }
-        });
-      });
-    },
-    send(text) {
-      child.stdin.write(text);
-    },
-    /**
-     * Runs a shell command in the guest and returns its output and exit status. The end marker holds
-     * an arithmetic sum, so the echoed command line (which shows `$((…))`) cannot match it.
-     */
-    async run(cmd, ms = STEP_MS) {
-      const n = seq++;
-      const from = out.length;
-      vm.send(`${cmd}; echo "@@RC=$?@@$((${n} + 1))@@"\n`);
-      const end = await vm.expect(`@@${n + 1}@@`, from, ms);
-      const text = out.slice(from, end);
-      const m = /@@RC=(\d+)$/.exec(text.slice(0, text.length - `@@${n + 1}@@`.length));
-      return { rc: m ? Number(m[1]) : NaN, text };
-    },
-    /** {@link run}, asserting exit status 0 (or not 0 with `fails`). */
-    async ok(cmd, fails = false) {
-      const r = await vm.run(cmd);
-      if (fails) assert.notEqual(r.rc, 0, `expected \`${cmd}\` to fail:\n${r.text}`);
-      else assert.equal(r.rc, 0, `\`${cmd}\` failed:\n${r.text}\nconsole tail:\n${out.slice(-1500)}`);
-      return r;
-    },
+  const vm = spawnConsole(process.execPath, [bin, ...args], { stepMs: STEP_MS, killAfterMs: 3 * STEP_MS });
+  /** {@link run}, asserting exit status 0 (or not 0 with `fails`). */
+  vm.ok = async (cmd, fails = false) => {
+    const r = await vm.run(cmd);
+    if (fails) assert.notEqual(r.rc, 0, `expected \`${cmd}\` to fail:\n${r.text}`);
+    else assert.equal(r.rc, 0, `\`${cmd}\` failed:\n${r.text}\nconsole tail:\n${vm.out.slice(-1500)}`);
+    return r;
   };
   running.add(vm);
-  exited.then(() => running.delete(vm));
+  vm.exited.then(() => running.delete(vm));
   return vm;
 }
 

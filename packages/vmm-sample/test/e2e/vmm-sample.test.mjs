@@ -2,12 +2,12 @@
 // kernel boots with a busybox initramfs on @gunyah-ts/emu (Gunyah over KVM), the console is driven
 // both ways, and poweroff ends the VMM with exit status 0. node:test, plain JS (see the testbed README).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { spawnConsole } from '../console.mjs';
 import { after, before, describe, it } from 'node:test';
 
 const inTestbed = process.env.GUNYAH_TESTBED === '1';
@@ -34,65 +34,7 @@ const STEP_MS = 240_000;
 
 /** Spawns the built CLI; `expect(text)` waits for text in the console output. */
 function vmmSample(args) {
-  const child = spawn(process.execPath, [bin, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  const waiters = [];
-  const check = () => {
-    for (const w of [...waiters]) {
-      const i = out.indexOf(w.text, w.from);
-      if (i >= 0) {
-        waiters.splice(waiters.indexOf(w), 1);
-        clearTimeout(w.timer);
-        w.resolve(i + w.text.length);
-      }
-    }
-  };
-  child.stdout.on('data', (c) => {
-    out += c.toString('latin1');
-    check();
-  });
-  child.stderr.on('data', (c) => {
-    err += c.toString();
-  });
-  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 2 * STEP_MS);
-  exited.then(() => clearTimeout(timer));
-  return {
-    child,
-    exited,
-    get out() {
-      return out;
-    },
-    get err() {
-      return err;
-    },
-    expect(text, from = 0, ms = STEP_MS) {
-      return new Promise((resolve, reject) => {
-        const w = {
-          text,
-          from,
-          resolve,
-          timer: setTimeout(() => {
-            waiters.splice(waiters.indexOf(w), 1);
-            reject(new Error(`timed out waiting for ${JSON.stringify(text)}; console tail:\n${out.slice(-2000)}\nstderr:\n${err.slice(-2000)}`));
-          }, ms),
-        };
-        waiters.push(w);
-        check();
-        exited.then(({ code }) => {
-          if (waiters.includes(w)) {
-            clearTimeout(w.timer);
-            waiters.splice(waiters.indexOf(w), 1);
-            reject(new Error(`vmm-sample exited (${code}) before ${JSON.stringify(text)}; console tail:\n${out.slice(-2000)}\nstderr:\n${err.slice(-2000)}`));
-          }
-        });
-      });
-    },
-    send(text) {
-      child.stdin.write(text);
-    },
-  };
+  return spawnConsole(process.execPath, [bin, ...args], { stepMs: STEP_MS, killAfterMs: 2 * STEP_MS });
 }
 
 /** Boots the interactive guest, runs a command through the console, reads it back, powers off. */
