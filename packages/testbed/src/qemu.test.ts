@@ -3,14 +3,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Manifest } from './manifest.js';
-import { checkCmdlinePath, checkGuestPayload, hostQemuArgs, QEMU, runInHost } from './qemu.js';
+import { checkCmdlinePath, checkGuestPayload, HOST_CPU, hostQemuArgs, QEMU, runInHost } from './qemu.js';
 
 describe('hostQemuArgs', () => {
-  it('builds the EL2 virt machine with fast pointer auth, no network, no reboot and 9p shares', () => {
+  it('builds the EL2 virt machine on a Neoverse N1, no network, no reboot and 9p shares', () => {
     const a = hostQemuArgs({ kernel: '/k/Image', initrd: '/k/host.cpio', append: 'console=ttyAMA0', shares: [{ tag: 'repo', path: '/a,b' }], interactive: false });
     const after = (flag: string): string | undefined => a[a.indexOf(flag) + 1];
     expect(after('-machine')).toBe('virt,virtualization=on,gic-version=3');
-    expect(after('-cpu')).toBe('max,pauth-impdef=on');
+    expect(after('-cpu')).toBe('neoverse-n1');
+    expect(after('-cpu')).toBe(HOST_CPU);
+    expect(hostQemuArgs({ kernel: 'k', initrd: 'i', append: '', shares: [], interactive: false, cpu: 'max' })).toContain('max');
     expect(after('-smp')).toBe('2');
     expect(after('-m')).toBe('2048');
     expect(after('-nic')).toBe('none');

@@ -25,9 +25,18 @@ export const RUN_TIMEOUTS = {
 } as const;
 
 /**
+ * The host's `-cpu` model: Neoverse N1 (Armv8.2: VHE, so KVM runs at EL2 in VHE mode; no pointer
+ * auth to emulate). Not `max`: under Debian's QEMU 7.2 TCG, a `max` host running nested guests on
+ * both vCPUs intermittently executed stale JIT code in its Node process after V8 reused code memory
+ * (SIGSEGV at non-memory instructions, V8 fatal `CodeKindCanDeoptimize`; 8 of 12 runs of
+ * vmm-sample `--abi B --cpus 2`, 0 of 6 on neoverse-n1 and 0 of 5 on cortex-a72). See the README.
+ */
+export const HOST_CPU = 'neoverse-n1';
+
+/**
  * QEMU arguments of the arm64 host machine: virt with EL2 (so the Debian kernel provides KVM),
- * GICv3, `-cpu max,pauth-impdef=on` (the architected pointer-auth algorithm is over 2× slower to
- * emulate), 2 vCPUs, 2 GiB, no network, no reboot (a panic or poweroff ends QEMU).
+ * GICv3, `-cpu` {@link HOST_CPU}, 2 vCPUs, 2 GiB, no network, no reboot (a panic or poweroff ends
+ * QEMU).
  */
 export function hostQemuArgs(o: {
   readonly kernel: string;
@@ -37,12 +46,12 @@ export function hostQemuArgs(o: {
   readonly interactive: boolean;
   readonly smp?: number;
   readonly memMiB?: number;
-  /** `-cpu` model (default `max,pauth-impdef=on`; env `GUNYAH_TESTBED_QEMU_CPU` overrides it in runs). */
+  /** `-cpu` model (default {@link HOST_CPU}; env `GUNYAH_TESTBED_QEMU_CPU` overrides it in runs). */
   readonly cpu?: string;
 }): string[] {
   const args = [
     '-machine', 'virt,virtualization=on,gic-version=3',
-    '-cpu', o.cpu ?? 'max,pauth-impdef=on',
+    '-cpu', o.cpu ?? HOST_CPU,
     '-smp', String(o.smp ?? 2),
     '-m', String(o.memMiB ?? 2048),
     ...(o.interactive ? ['-nographic'] : ['-display', 'none', '-monitor', 'none', '-serial', 'stdio']),

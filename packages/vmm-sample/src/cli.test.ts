@@ -58,6 +58,7 @@ describe.skipIf(!existsSync(bin))('vmm-sample (the built bin)', () => {
     [['--kernel', K, '--initrd', files.path('initrd'), '--initrd-offset', '0x100000', '--dry-run'], /overlap/i],
     [['--kernel', K, '--abi', 'A', '--kernel-offset', '0x200000', '--dry-run'], /variant A has no boot context/],
     [['--kernel', K, '--dtb', files.path('vm.dtb'), '--cpus', '3', '--dry-run'], /--cpus 3 disagrees with the DTB's 2 CPU nodes/],
+    [['--kernel', K, '--abi', 'B', '--disk', files.path('initrd'), '--dry-run'], /--disk needs a virtio-blk device, but variant B lends all guest RAM/],
   ])('%j → exit 2 with one line', (args, message) => {
     const r = cli(...args);
     expect(r.status).toBe(2);
@@ -78,6 +79,8 @@ describe.skipIf(!existsSync(bin))('vmm-sample (the built bin)', () => {
     expect(r.stdout).toMatch(/^initrd +0x8ffed000\.\.0x8ffef70f/m);
     expect(r.stdout).toMatch(/bootargs = "console=ttyS0 quiet";/);
     expect(r.stdout).toMatch(/cpu@1 \{/);
+    expect(r.stdout).toMatch(/^virtio +none: variant B lends all guest RAM/m);
+    expect(r.stdout).not.toMatch(/virtio_mmio@/);
   });
 
   it('--dry-run with a user DTB takes RAM from it and patches /chosen', () => {

@@ -207,8 +207,11 @@ function registrationFor(variant: Variant): MemoryRegistration {
  * const plan = planVm(config, { kernel: header, kernelFileSize: 30 << 20, initrdSize: 2 << 20, userDtb: undefined, variant: 'C' });
  * console.log(formatPlan(plan));
  * ```
+ * Under variant B (all RAM lent) no virtio device is planned: `--disk` is refused and the default
+ * console and rng are left out with a note.
+ *
  * @throws {ConfigError} BAD_DTB (malformed DT or one the Resource Manager would refuse, or too few
- *   `virtio,mmio` nodes for `--disk`), BAD_LAYOUT
+ *   `virtio,mmio` nodes for `--disk`), BAD_DISK (`--disk` under variant B), BAD_LAYOUT
  *   (the DT or options disagree, variant A with the entry not at the start of RAM), BAD_CMDLINE
  * @throws {LayoutError} from `planLayout` (image too big for memory, overlapping placement, …)
  */
@@ -244,7 +247,20 @@ export function planVm(config: VmmConfig, inputs: PlanInputs): VmPlan {
   let bootargs: string | undefined;
   let virtio: PlannedVirtioDevice[];
   const virtioNotes: string[] = [];
-  const requests = virtioRequests(config);
+  let requests = virtioRequests(config);
+  if (inputs.variant === 'B' && requests.length > 0) {
+    // Variant B lends all guest RAM (guest_memfd, MAP_MEM lend; spec/gunyah-uapi.md §6.5): the
+    // host loses access, so a virtio device could never read its virtqueues. Refuse what the user
+    // asked for by name; leave out the devices that are added by default.
+    if (requests.some((r) => r.kind === 'block')) {
+      throw new ConfigError(
+        'BAD_DISK',
+        '--disk needs a virtio-blk device, but variant B lends all guest RAM to the VM, so the VMM cannot read its virtqueues; use --abi A or C for disks',
+      );
+    }
+    virtioNotes.push('none: variant B lends all guest RAM, so the VMM could not read virtqueues (no /dev/hvc0, no /dev/hwrng)');
+    requests = [];
+  }
 
   if (inputs.userDtb === undefined) {
     memory = { base: config.base, size: config.memSize };

@@ -91,6 +91,26 @@ describe('--disk and --no-virtio', () => {
 });
 
 describe('planVm with virtio devices', () => {
+  it('variant B (all RAM lent): --disk is BAD_DISK; the default console and rng are left out with a note', () => {
+    const withDisk = config({ kernel: 'I', disks: [{ path: 'a.img', readOnly: false }], virtio: true });
+    let err: unknown;
+    try {
+      planVm(withDisk, inputs({ variant: 'B' }));
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).code).toBe('BAD_DISK');
+    expect((err as Error).message).toMatch(/variant B lends all guest RAM.*--abi A or C/);
+    const p = planVm(config({ kernel: 'I', virtio: true }), inputs({ variant: 'B' }));
+    expect(p.virtio).toEqual([]);
+    expect(p.virtioNotes.join('\n')).toMatch(/variant B lends all guest RAM/);
+    expect([...parseDtb(p.dtb).walk()].some((e) => e.path.includes('virtio_mmio'))).toBe(false);
+    expect(formatPlan(p)).toMatch(/virtio.*variant B lends all guest RAM/);
+    // the same request under A and C plans both devices
+    for (const variant of ['A', 'C'] as const) expect(planVm(config({ kernel: 'I', virtio: true }), inputs({ variant })).virtio.map((d) => d.kind)).toEqual(['console', 'rng']);
+  });
+
   it('generated DT: one virtio,mmio node per device from 0x0a000000 on SPIs 16…, each with a doorbell labelled by its SPI', () => {
     const p = planVm(config({ kernel: 'I', disks: [{ path: 'a.img', readOnly: true }], virtio: true }), inputs());
     expect(p.virtio.map((d) => [d.kind, d.address, d.spi, d.irqLabel, d.guestName])).toEqual([
@@ -145,7 +165,7 @@ const fnCalls = (fake: FakeGunyah, vmFd: number, type: number): Record<string, u
     .filter((a) => a.type === type)
     .map((a) => a.decoded);
 
-describe.each(['A', 'B', 'C'] as const)('the VMM wires virtio on the fake, variant %s', (variant) => {
+describe.each(['A', 'C'] as const)('the VMM wires virtio on the fake, variant %s', (variant) => {
   it('irqfd per device on its doorbell label, one datamatch ioeventfd per queue on QueueNotify, windows on the bus; all fds closed', async () => {
     const fake = createFakeGunyah({ variant });
     const out = sink();
@@ -173,6 +193,28 @@ describe.each(['A', 'B', 'C'] as const)('the VMM wires virtio on the fake, varia
     expect(model.ioeventfds).toHaveLength(5);
     const exit = await vmm.run();
     expect(exit.code).toBe(0);
+    expect(fake.openFdCount).toBe(0);
+  });
+});
+
+describe('the VMM on the fake, variant B (all RAM lent)', () => {
+  it('--disk is refused before anything is created; the default devices are left out (UART irqfd only, no ioeventfd)', async () => {
+    const fake = createFakeGunyah({ variant: 'B' });
+    const disks = [{ path: files.path('a.img'), readOnly: false }];
+    await expect(
+      Vmm.create(config({ kernel: files.path('Image'), memSize: 64n << 20n, disks, virtio: true }), { binding: fake, stdin: null, stdout: sink(), log: () => undefined, signals: false }),
+    ).rejects.toMatchObject({ name: 'ConfigError', code: 'BAD_DISK' });
+    expect(fake.openFdCount).toBe(0);
+    const vmm = await Vmm.create(config({ kernel: files.path('Image'), memSize: 64n << 20n, virtio: true }), {
+      binding: fake,
+      stdin: null,
+      stdout: sink(),
+      log: () => undefined,
+      signals: false,
+    });
+    expect(fnCalls(fake, vmm.vm.fd, 2).map((a) => a['label'])).toEqual([0]);
+    expect(fnCalls(fake, vmm.vm.fd, 3)).toEqual([]);
+    expect((await vmm.run()).code).toBe(0);
     expect(fake.openFdCount).toBe(0);
   });
 });

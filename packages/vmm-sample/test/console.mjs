@@ -58,11 +58,12 @@ export function spawnConsole(cmd, args, { env = process.env, stepMs = 240_000, k
         };
         waiters.push(w);
         check();
-        exited.then(({ code }) => {
+        exited.then(({ code, signal }) => {
           if (waiters.includes(w)) {
             clearTimeout(w.timer);
             waiters.splice(waiters.indexOf(w), 1);
-            reject(new Error(`${cmd} exited (${code}) before ${JSON.stringify(text)}; ${tail()}`));
+            const how = signal !== null ? `was killed by ${signal}` : `exited (${code})`;
+            reject(new Error(`${cmd} ${how} before ${JSON.stringify(text)}; ${tail()}`));
           }
         });
       });

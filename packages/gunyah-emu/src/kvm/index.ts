@@ -48,6 +48,7 @@ export {
   type VcpuInit,
 } from './structs.js';
 export {
+  CREATE_VM_EINTR_RETRIES,
   Kvm,
   KVM_DEVICE_PATH,
   KvmDevice,

@@ -3,7 +3,7 @@ import { ErrnoError } from '@gunyah-ts/sys';
 import { describe, expect, it } from 'vitest';
 import { KVM_EXIT, KVM_REQUEST } from './constants.js';
 import { KvmError } from './errors.js';
-import { Kvm, KvmVcpu, KvmVm } from './kvm.js';
+import { CREATE_VM_EINTR_RETRIES, Kvm, KvmVcpu, KvmVm } from './kvm.js';
 import { ARM64_CORE_REG, xReg } from './regs.js';
 import { KVM_RUN_OFFSET } from './run.js';
 
@@ -303,6 +303,31 @@ describe('Kvm', () => {
     expect(fake.calls.at(-1)).toEqual({ op: 'KVM_CREATE_VM', fd: kvm.fd, arg: '44' });
     expect(codeOf(() => kvm.createVm({ ipaBits: 31 }))).toBe('BAD_ARGUMENT');
     expect(codeOf(() => kvm.createVm({ ipaBits: 53 }))).toBe('BAD_ARGUMENT');
+  });
+
+  it('createVm retries KVM_CREATE_VM on EINTR, a bounded number of times', () => {
+    const fake = new FakeKvm();
+    const kvm = Kvm.open({ binding: fake });
+    const real = fake.ioctl.bind(fake);
+    let interrupts = 3;
+    fake.ioctl = (fd, request, arg) => {
+      if (request === KVM_REQUEST.CREATE_VM && interrupts-- > 0) throw sysErr('EINTR');
+      return real(fd, request, arg);
+    };
+    const vm = kvm.createVm();
+    expect(vm.fd).toBeGreaterThan(kvm.fd);
+    vm.close();
+    interrupts = Infinity;
+    const before = fake.fds.size;
+    expect(codeOf(() => kvm.createVm())).toBe('EINTR');
+    expect(fake.fds.size).toBe(before);
+    let einval = 1;
+    fake.ioctl = (fd, request, arg) => {
+      if (request === KVM_REQUEST.CREATE_VM && einval-- > 0) throw sysErr('EINVAL');
+      return real(fd, request, arg);
+    };
+    expect(codeOf(() => kvm.createVm())).toBe('EINVAL'); // other errnos are not retried
+    expect(CREATE_VM_EINTR_RETRIES).toBeGreaterThan(0);
   });
 
   it('ioctls on a stale fd give EBADF with op set', () => {

@@ -160,6 +160,9 @@ export interface KvmOpenOptions extends KvmBindingOptions {
   readonly path?: string;
 }
 
+/** How many times {@link Kvm.createVm} retries a `KVM_CREATE_VM` interrupted by a signal (`EINTR`). */
+export const CREATE_VM_EINTR_RETRIES = 16;
+
 /**
  * The KVM system fd (`/dev/kvm`).
  *
@@ -244,9 +247,12 @@ export class Kvm extends KvmFdOwner {
   /**
    * Wraps `KVM_CREATE_VM`.
    *
+   * `EINTR` (a signal arrived while the kernel set the VM up, e.g. `SIGPROF` under `--cpu-prof`)
+   * is retried, up to {@link CREATE_VM_EINTR_RETRIES} times.
+   *
    * @param options.ipaBits - guest-physical address size (32…52); default: the kernel's 40 bits
    * @throws {KvmError} BAD_ARGUMENT for an invalid `ipaBits`
-   * @throws {ErrnoError} on failure
+   * @throws {ErrnoError} on failure (`EINTR` only after every retry was interrupted)
    */
   createVm(options: { readonly ipaBits?: number } = {}): KvmVm {
     let type = 0;
@@ -257,8 +263,14 @@ export class Kvm extends KvmFdOwner {
       type = options.ipaBits;
     }
     const mmapSize = this.vcpuMmapSize();
-    const fd = this.ioctl(KVM_REQUEST.CREATE_VM, type, 'KVM_CREATE_VM');
-    return KvmVm.fromRawFd(fd, { binding: this.binding, vcpuMmapSize: mmapSize });
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const fd = this.ioctl(KVM_REQUEST.CREATE_VM, type, 'KVM_CREATE_VM');
+        return KvmVm.fromRawFd(fd, { binding: this.binding, vcpuMmapSize: mmapSize });
+      } catch (e) {
+        if (!(e instanceof ErrnoError && e.code === 'EINTR') || attempt >= CREATE_VM_EINTR_RETRIES) throw e;
+      }
+    }
   }
 }
 

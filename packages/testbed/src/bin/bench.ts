@@ -1,15 +1,15 @@
 #!/usr/bin/env node
 // npm run bench -w @gunyah-ts/testbed [-- --rounds N]
-// Boots the host with `-cpu max,pauth-impdef=on` (ours) and with plain `-cpu max` (reference),
-// alternating, and runs `node -e 0` in it; prints medians and the ratio.
+// Boots the host with `-cpu neoverse-n1` (ours, HOST_CPU) and with `-cpu max,pauth-impdef=on` and
+// plain `-cpu max` (references), alternating, and runs `node -e 0` in it; prints medians and ratios.
 import { parseArgs } from 'node:util';
 import { prepare } from '../prepare.js';
-import { runInHost } from '../qemu.js';
+import { HOST_CPU, runInHost } from '../qemu.js';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string' } } });
 const rounds = Math.max(1, Math.min(10, Number(values.rounds ?? 3)));
 const manifest = await prepare({ skipAddon: true });
-const configs = ['max,pauth-impdef=on', 'max'] as const;
+const configs = [HOST_CPU, 'max,pauth-impdef=on', 'max'] as const;
 const samples = new Map<string, { boot: number[]; node: number[] }>(configs.map((c) => [c, { boot: [], node: [] }]));
 for (let i = 0; i < rounds; i++) {
   for (const cpu of configs) {
@@ -25,12 +25,14 @@ const median = (xs: readonly number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)] ?? NaN;
 };
-const [ours, ref] = configs.map((c) => samples.get(c) ?? { boot: [], node: [] });
-if (ours !== undefined && ref !== undefined) {
+const [ours, ...refs] = configs.map((c) => samples.get(c) ?? { boot: [], node: [] });
+if (ours !== undefined) {
   process.stdout.write(`| -cpu | boot to ready (median ms) | node -e 0 (median ms) |\n| --- | --- | --- |\n`);
   for (const c of configs) {
     const s = samples.get(c);
     if (s !== undefined) process.stdout.write(`| ${c} | ${median(s.boot)} | ${median(s.node)} |\n`);
   }
-  process.stdout.write(`ratio (max / max,pauth-impdef=on): boot ${(median(ref.boot) / median(ours.boot)).toFixed(2)}x, node -e 0 ${(median(ref.node) / median(ours.node)).toFixed(2)}x (${rounds} rounds)\n`);
+  refs.forEach((ref, i) => {
+    process.stdout.write(`ratio (${configs[i + 1]} / ${HOST_CPU}): boot ${(median(ref.boot) / median(ours.boot)).toFixed(2)}x, node -e 0 ${(median(ref.node) / median(ours.node)).toFixed(2)}x (${rounds} rounds)\n`);
+  });
 }
