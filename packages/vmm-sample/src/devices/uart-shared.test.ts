@@ -111,6 +111,47 @@ describe('Uart8250 shared state', () => {
   });
 });
 
+describe('Uart8250 shared state across threads', () => {
+  it('three workers and the main thread writing at once: no byte lost, duplicated or reordered per writer', async () => {
+    const dist = new URL('../../dist/devices/uart8250.js', import.meta.url);
+    if (!existsSync(fileURLToPath(dist))) throw new Error(`build first: ${fileURLToPath(dist)} is missing`);
+    const state = Uart8250.createSharedState();
+    const N = 20_000;
+    const WORKERS = 3;
+    // the output log every writer appends to (under the UART's writer lock): [length, bytes...]
+    const log = new Int32Array(new SharedArrayBuffer(4 * (1 + (WORKERS + 1) * N)));
+    const go = new Int32Array(new SharedArrayBuffer(8)); // [start flag, workers ready]
+    const code = `
+      const { workerData, parentPort } = require('node:worker_threads');
+      import(workerData.dist).then(({ Uart8250 }) => {
+        const log = new Int32Array(workerData.log);
+        const go = new Int32Array(workerData.go);
+        Atomics.add(go, 1, 1);
+        Atomics.wait(go, 0, 0); // start together with the others
+        const u = new Uart8250({ shared: workerData.state, write: (b) => { for (const x of b) { const n = log[0]; log[1 + n] = x; log[0] = n + 1; } } });
+        for (let i = 0; i < workerData.n; i++) u.write(0, 1, BigInt(workerData.k * 60 + (i % 60)));
+        u.flushOutput();
+        parentPort.postMessage('done');
+      });`;
+    const workers = Array.from({ length: WORKERS }, (_, k) => new Worker(code, { eval: true, workerData: { dist: dist.href, state, log: log.buffer, go: go.buffer, n: N, k } }));
+    const main = new Uart8250({ shared: state, write: (b) => { for (const x of b) { const n = log[0] as number; log[1 + n] = x; log[0] = n + 1; } } });
+    while (Atomics.load(go, 1) < WORKERS) await new Promise((res) => setTimeout(res, 5));
+    Atomics.store(go, 0, 1);
+    Atomics.notify(go, 0);
+    for (let i = 0; i < N; i++) main.write(0, 1, BigInt(WORKERS * 60 + (i % 60)));
+    await Promise.all(workers.map((wk) => new Promise((res, rej) => { wk.once('message', res); wk.once('error', rej); })));
+    main.flushOutput();
+    await Promise.all(workers.map((wk) => wk.terminate()));
+    const out = Array.from(log.subarray(1, 1 + (log[0] as number)));
+    expect(out.length).toBe((WORKERS + 1) * N);
+    expect(main.stats.txBytes).toBe((WORKERS + 1) * N);
+    for (let k = 0; k <= WORKERS; k++) {
+      const mine = out.filter((x) => Math.floor(x / 60) === k);
+      expect(mine).toEqual(Array.from({ length: N }, (_, i) => k * 60 + (i % 60)));
+    }
+  }, 30_000);
+});
+
 describe('worker fast path handler', () => {
   it('answers accesses inside the 8 registers and forwards the rest; bad data is a UartError', () => {
     const state = Uart8250.createSharedState();

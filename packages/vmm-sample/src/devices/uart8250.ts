@@ -226,19 +226,23 @@ export class Uart8250 implements MmioDevice {
     return this.#shared;
   }
 
+  // A futex-style mutex: 0 free, 1 held, 2 held with (possible) sleepers. Only an unlock that finds
+  // 2 pays for `Atomics.notify`, so the uncontended path (every MMIO exit) is two atomic operations.
   #lock(word: number = W.LOCK): void {
     if (!this.#shared) return;
     const s = this.#s;
+    if (Atomics.compareExchange(s, word, 0, 1) === 0) return;
     // critical sections are a few register updates: spin briefly before sleeping
-    for (let i = 0; Atomics.compareExchange(s, word, 0, 1) !== 0; i++) {
-      if (i > 100) Atomics.wait(s, word, 1, 1);
+    for (let i = 0; i < 100; i++) {
+      if (Atomics.load(s, word) === 0 && Atomics.compareExchange(s, word, 0, 1) === 0) return;
     }
+    // mark the lock contended and sleep until an unlock wakes us (1 ms cap: never stuck for long)
+    while (Atomics.exchange(s, word, 2) !== 0) Atomics.wait(s, word, 2, 1);
   }
 
   #unlock(word: number = W.LOCK): void {
     if (!this.#shared) return;
-    Atomics.store(this.#s, word, 0);
-    Atomics.notify(this.#s, word, 1);
+    if (Atomics.exchange(this.#s, word, 0) === 2) Atomics.notify(this.#s, word, 1);
   }
 
   #signal(): void {
