@@ -202,14 +202,14 @@ function registrationFor(variant: Variant): MemoryRegistration {
  * virtio-mmio window per device from 0x0a00_0000 on SPIs 16, 17, … with doorbells labelled alike).
  * With a user DT the virtio devices take its `virtio,mmio` nodes in address order.
  *
+ * Under variant B (all RAM lent) no virtio device is planned: `--disk` is refused and the default
+ * console and rng are left out with a note.
+ *
  * @example
  * ```ts
  * const plan = planVm(config, { kernel: header, kernelFileSize: 30 << 20, initrdSize: 2 << 20, userDtb: undefined, variant: 'C' });
  * console.log(formatPlan(plan));
  * ```
- * Under variant B (all RAM lent) no virtio device is planned: `--disk` is refused and the default
- * console and rng are left out with a note.
- *
  * @throws {ConfigError} BAD_DTB (malformed DT or one the Resource Manager would refuse, or too few
  *   `virtio,mmio` nodes for `--disk`), BAD_DISK (`--disk` under variant B), BAD_LAYOUT
  *   (the DT or options disagree, variant A with the entry not at the start of RAM), BAD_CMDLINE
