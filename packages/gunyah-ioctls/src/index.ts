@@ -27,6 +27,8 @@ export { detectVariant, hasFeature, ioctlOpName, variantInfo, type GunyahFeature
 export type { GunyahBackend } from './backend.js';
 export {
   VcpuRunner,
+  VcpuWorkerPool,
+  type VcpuWorkerPoolOptions,
   type VcpuRunnerOptions,
   type VcpuRunnerExit,
   type VcpuRunnerMode,

@@ -38,6 +38,22 @@ export interface WorkerInit {
   readonly mmioData: unknown;
 }
 
+/**
+ * Data given to a pooled worker (`VcpuWorkerPool`): it imports these modules at once, then waits
+ * for a {@link WorkerInitMessage}. @internal
+ */
+export interface WorkerPreload {
+  readonly preload: true;
+  readonly bindingModule: string | undefined;
+  readonly mmioModule: string | undefined;
+}
+
+/** The message that hands a pooled worker its vCPU. @internal */
+export interface WorkerInitMessage {
+  readonly type: 'init';
+  readonly init: WorkerInit;
+}
+
 /** Messages from a worker. @internal */
 export type WorkerMessage =
   | { readonly type: 'ready'; readonly thread: bigint }

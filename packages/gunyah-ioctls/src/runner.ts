@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { ErrnoError, loadNativeBinding, type VcpuExit } from '@gunyah-ts/sys';
 import { IoctlsError } from './errors.js';
-import { B, KIND, S, SLOT_BYTES, STATE, type WorkerInit, type WorkerMessage } from './runner-protocol.js';
+import { B, KIND, S, SLOT_BYTES, STATE, type WorkerInit, type WorkerInitMessage, type WorkerMessage, type WorkerPreload } from './runner-protocol.js';
 import type { MmioAccess, MmioHandler, Vcpu } from './vcpu.js';
 
 /** Where vCPUs run: worker threads, or the calling thread. */
@@ -52,6 +52,103 @@ export interface VcpuRunnerOptions {
    * turn). Ignored in inline mode, where `mmio` sees every access.
    */
   readonly workerMmio?: WorkerMmioOptions;
+  /**
+   * Worker mode: take the vCPU workers from this pool (started earlier with the same
+   * `workerBinding` and `workerMmio.module`, so their modules are already loaded) instead of
+   * starting them now. vCPUs beyond the pool's idle workers get new workers. The runner owns the
+   * workers it takes; close the pool afterwards to end the ones left idle.
+   */
+  readonly pool?: VcpuWorkerPool;
+}
+
+/** Options of {@link VcpuWorkerPool.start}. */
+export interface VcpuWorkerPoolOptions {
+  /** How many workers to start (one per vCPU the runner will get), 1–512. */
+  readonly size: number;
+  /** The `workerBinding` the runner will be given (default: the native addon). */
+  readonly workerBinding?: string;
+  /** The `workerMmio.module` the runner will be given, if any. */
+  readonly workerMmioModule?: string;
+}
+
+/**
+ * vCPU worker threads started ahead of {@link VcpuRunner.start}: each starts its thread and imports
+ * the backend and MMIO modules right away, then waits idle (not keeping the process alive) for a
+ * vCPU. Starting a worker thread and loading its modules is the slow part of starting a vCPU
+ * (seconds on an emulated CPU); a VMM starts the pool first and builds its VM meanwhile.
+ *
+ * @example
+ * ```ts
+ * const pool = VcpuWorkerPool.start({ size: 2, workerBinding });
+ * // ... create the VM, load the kernel, add the vCPUs, VM_START ...
+ * const runner = VcpuRunner.start({ vcpus, mmio, workerBinding, pool });
+ * await pool.close(); // ends the workers the runner did not take
+ * ```
+ */
+export class VcpuWorkerPool {
+  /** `workerBinding` the workers preloaded. */
+  readonly workerBinding: string | undefined;
+  /** `workerMmio.module` the workers preloaded. */
+  readonly workerMmioModule: string | undefined;
+  readonly #idle: Worker[] = [];
+  #closed = false;
+
+  private constructor(o: VcpuWorkerPoolOptions) {
+    this.workerBinding = o.workerBinding;
+    this.workerMmioModule = o.workerMmioModule;
+    const preload: WorkerPreload = { preload: true, bindingModule: o.workerBinding, mmioModule: o.workerMmioModule };
+    for (let i = 0; i < o.size; i++) {
+      const w = new Worker(workerUrl(), { workerData: preload });
+      w.unref();
+      const drop = (): void => {
+        const at = this.#idle.indexOf(w);
+        if (at >= 0) this.#idle.splice(at, 1);
+      };
+      // an idle worker that fails or exits is dropped (the runner then starts a new one)
+      w.once('error', drop);
+      w.once('exit', drop);
+      this.#idle.push(w);
+    }
+  }
+
+  /**
+   * Start `options.size` idle workers.
+   *
+   * @throws {IoctlsError} RUNNER_STATE when `size` is not an integer in 1–512
+   */
+  static start(options: VcpuWorkerPoolOptions): VcpuWorkerPool {
+    if (!Number.isInteger(options.size) || options.size < 1 || options.size > 512) {
+      throw new IoctlsError('RUNNER_STATE', 'VcpuWorkerPool.start', `size must be an integer in 1–512, got ${String(options.size)}`);
+    }
+    return new VcpuWorkerPool(options);
+  }
+
+  /** Idle workers left. */
+  get idle(): number {
+    return this.#idle.length;
+  }
+
+  /**
+   * An idle worker started for `bindingModule` and `mmioModule`, now owned by the caller; undefined
+   * when none is left, the pool is closed or it preloaded other modules.
+   * @internal
+   */
+  take(bindingModule: string | undefined, mmioModule: string | undefined): Worker | undefined {
+    if (this.#closed || bindingModule !== this.workerBinding || mmioModule !== this.workerMmioModule) return undefined;
+    const w = this.#idle.shift();
+    if (w === undefined) return undefined;
+    w.removeAllListeners('error');
+    w.removeAllListeners('exit');
+    w.ref();
+    return w;
+  }
+
+  /** End the idle workers (those no runner took). Idempotent. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const left = this.#idle.splice(0);
+    await Promise.all(left.map((w) => w.terminate()));
+  }
 }
 
 /** The worker-side MMIO handler of {@link VcpuRunnerOptions.workerMmio}. */
@@ -225,7 +322,9 @@ function runInWorker(
     mmioModule: options.workerMmio?.module,
     mmioData: options.workerMmio?.data,
   };
-  const worker = new Worker(workerUrl(), { workerData: init });
+  const pooled = options.pool?.take(init.bindingModule, init.mmioModule);
+  const worker = pooled ?? new Worker(workerUrl(), { workerData: init });
+  if (pooled !== undefined) pooled.postMessage({ type: 'init', init } satisfies WorkerInitMessage);
   let thread: bigint | undefined;
   let stopRequested = false;
   let last: VcpuExit | undefined;

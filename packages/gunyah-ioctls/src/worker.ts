@@ -8,7 +8,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { EXIT_REASON, ErrnoError, GUNYAH_IOCTLS, VCPU_RUN_OFFSETS as O, VcpuRunPage, getBinding, type BindingModule } from '@gunyah-ts/sys';
-import { B, KIND, S, STATE, type WorkerInit, type WorkerMessage } from './runner-protocol.js';
+import { B, KIND, S, STATE, type WorkerInit, type WorkerInitMessage, type WorkerMessage, type WorkerPreload } from './runner-protocol.js';
 
 async function loadBinding(spec: string | undefined): Promise<BindingModule> {
   if (spec === undefined) return getBinding();
@@ -29,10 +29,38 @@ async function loadFastMmio(init: WorkerInit): Promise<FastMmio | undefined> {
   return h;
 }
 
+/**
+ * A pooled worker (`VcpuWorkerPool`): import the backend and MMIO modules now (the module cache
+ * makes the later imports instant), then wait for the vCPU. Import errors are not reported here:
+ * the same import fails again after `init` and is reported as an error of that vCPU.
+ */
+async function preloadThenInit(p: WorkerPreload, port: NonNullable<typeof parentPort>): Promise<WorkerInit> {
+  const received = new Promise<WorkerInit>((resolve) => {
+    port.once('message', (m: WorkerInitMessage) => resolve(m.init));
+  });
+  for (const spec of [p.bindingModule ?? '@gunyah-ts/sys', p.mmioModule]) {
+    if (spec === undefined) continue;
+    try {
+      await import(spec);
+    } catch {
+      // reported after init
+    }
+  }
+  if (p.bindingModule === undefined) {
+    try {
+      getBinding(); // loads the addon (dlopen) now
+    } catch {
+      // reported after init
+    }
+  }
+  return received;
+}
+
 async function main(): Promise<void> {
-  const init = workerData as WorkerInit;
   const port = parentPort;
   if (port === null) return;
+  const data = workerData as WorkerInit | WorkerPreload;
+  const init = 'preload' in data ? await preloadThenInit(data, port) : data;
   const post = (m: WorkerMessage): void => port.postMessage(m);
   const ctrl = new Int32Array(init.slot, 0, 8);
   const big = new BigUint64Array(init.slot, 0, 8);

@@ -23,7 +23,7 @@ const { values: o } = parseArgs({
 });
 const rounds = Number(o.rounds ?? 3);
 const mib = Number(o.mib ?? 32);
-const bin = fileURLToPath(new URL('../dist/bin/cli.js', import.meta.url));
+const bin = fileURLToPath(new URL('../dist/bundle/vmm-sample.js', import.meta.url));
 const READY = 'GUNYAH-GUEST-VIRTIO-READY';
 const STEP_MS = 600_000;
 

@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const pkgDir = dirname(here);
 const repoRoot = dirname(dirname(pkgDir));
-const cli = join(pkgDir, 'dist', 'bin', 'cli.js');
+const cli = join(pkgDir, 'dist', 'bundle', 'vmm-sample.js'); // the command as installed (package.json "bin")
 const BOOTARGS = 'console=ttyS0,115200 earlycon=uart8250,mmio,0x3f8 panic=-1 quiet';
 const TIMEOUT_S = Number(process.env.VMM_DEMO_TIMEOUT ?? 600);
 

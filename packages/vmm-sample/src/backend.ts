@@ -76,10 +76,9 @@ export interface SelectBackendOptions {
 const EMU_PACKAGE = '@gunyah-ts/emu';
 
 async function defaultImportEmulator(): Promise<EmulatorModule> {
-  // A variable specifier keeps the emulator out of the static module graph: a Gunyah device does
-  // not need it installed.
-  const specifier: string = EMU_PACKAGE;
-  return (await import(specifier)) as EmulatorModule;
+  // A dynamic import keeps the emulator out of the static module graph (a Gunyah device never
+  // loads it); a literal specifier lets the bundled CLI carry it as a chunk of its own.
+  return (await import('@gunyah-ts/emu')) as unknown as EmulatorModule;
 }
 
 function rmLines(log: readonly unknown[] | undefined, format: EmulatorModule['formatRmTrace']): readonly string[] {

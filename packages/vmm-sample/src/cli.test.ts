@@ -1,17 +1,22 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { buildGunyahVmDt, FdtParseError } from '@gunyah-ts/devicetree';
 import { ErrnoError } from '@gunyah-ts/sys';
 import { createFakeGunyah } from '@gunyah-ts/sys/fake';
 import { ImageLoadError, LayoutError } from '@gunyah-ts/vm-memory/loader';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from './config.js';
 import { describeError, runVmmCli } from './run-cli.js';
 import { VmmError } from './vmm.js';
 import { imageBytes, sink, tempFiles } from '../test/helpers.js';
 
-const bin = fileURLToPath(new URL('../dist/bin/cli.js', import.meta.url));
+// the command as npm installs it (the bundle, package.json "bin") and the unbundled module
+const bins = [
+  ['bundle', fileURLToPath(new URL('../dist/bundle/vmm-sample.js', import.meta.url))],
+  ['dist/bin/cli.js', fileURLToPath(new URL('../dist/bin/cli.js', import.meta.url))],
+] as const;
+let bin: string = bins[0][1];
 const files = tempFiles({
   Image: imageBytes(),
   'Image.bad': new Uint8Array(4096),
@@ -34,7 +39,12 @@ function oneLine(stderr: string): string {
   return lines[0] as string;
 }
 
-describe.skipIf(!existsSync(bin))('vmm-sample (the built bin)', () => {
+describe.each(bins)('vmm-sample (the built command: %s)', (_name, path) => {
+  beforeAll(() => {
+    if (!existsSync(path)) throw new Error(`${path} is not built: npm run build -w @gunyah-ts/vmm-sample`);
+    bin = path;
+  });
+
   it('--help prints the usage with examples and exit statuses; --version the version', () => {
     const h = cli('--help');
     expect(h.status).toBe(0);
@@ -91,6 +101,38 @@ describe.skipIf(!existsSync(bin))('vmm-sample (the built bin)', () => {
     expect(r.stdout).toMatch(/bootargs = "console=ttyS0 user-dtb";/);
     expect(r.stdout).toMatch(/linux,initrd-start = <0x0 0x87fed000>;/);
     expect(r.stdout).toContain('# planned for variant C; pass --abi A|B|C for another variant');
+  });
+
+  it('a reader that goes away (`--dry-run | head -1`) ends the command quietly, exit 0', async () => {
+    const child = spawn(process.execPath, [bin, '--kernel', K, '--dry-run'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy(); // the pipe's read end is closed before the plan is written
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+  });
+});
+
+describe('the bundled command (dist/bundle)', () => {
+  it('is the package "bin", carries the emulator as a lazy chunk and resolves module URLs from the packages', () => {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { bin: Record<string, string> };
+    expect(pkg.bin['vmm-sample']).toBe('./dist/bundle/vmm-sample.js');
+    const dir = new URL('../dist/bundle/', import.meta.url);
+    const files = readdirSync(dir).filter((f) => f.endsWith('.js'));
+    expect(files).toContain('vmm-sample.js');
+    expect(files.length).toBeGreaterThanOrEqual(2); // the command + the emulator's chunk (+ shared code)
+    const entry = readFileSync(new URL('vmm-sample.js', dir), 'utf8');
+    expect(entry).toMatch(/import\(["']\.\/[^"']+\.js["']\)/); // the emulator: a dynamic import of a chunk
+    let all = '';
+    for (const f of files) {
+      const src = readFileSync(new URL(f, dir), 'utf8');
+      all += src;
+      // every module URL is resolved from its own package, never the bundle's location
+      expect(src.replace(/import\.meta\.resolve/g, '').replace(/const __moduleUrl = [^\n]*\n/, '')).not.toContain('import.meta.url');
+    }
+    expect(all).toContain('__moduleUrl("@gunyah-ts/sys", "dist/load.js")'); // the addon's paths
+    expect(all).toContain('__moduleUrl("@gunyah-ts/ioctls", "dist/runner.js")'); // the vCPU worker
   });
 });
 

@@ -8,7 +8,7 @@
  */
 import { closeSync, openSync, readSync, statSync, fstatSync } from 'node:fs';
 import type { Writable } from 'node:stream';
-import { Gunyah, GuestMemfd, VM_EXIT_TYPE, VM_STATUS, VcpuRunner, type MmioAccess, type Vcpu, type VcpuExit, type Vm } from '@gunyah-ts/ioctls';
+import { Gunyah, GuestMemfd, VM_EXIT_TYPE, VM_STATUS, VcpuRunner, VcpuWorkerPool, type MmioAccess, type Vcpu, type VcpuExit, type Vm } from '@gunyah-ts/ioctls';
 import { BindingLoadError, ErrnoError, setBinding, type BindingModule } from '@gunyah-ts/sys';
 import { BufferBacking, GuestMemory } from '@gunyah-ts/vm-memory';
 import { inspectKernel, loadInitrd, loadKernel, writeDtb, type KernelInfo } from '@gunyah-ts/vm-memory/loader';
@@ -17,7 +17,7 @@ import { MmioBus } from './bus.js';
 import { ConfigError, type VmmConfig } from './config.js';
 import { Console, type ConsoleInput } from './console.js';
 import { Uart8250 } from './devices/uart8250.js';
-import { createConsoleUart, uartWorkerMmio } from './devices/uart-fast.js';
+import { MAIN_THREAD_UART_ENV, createConsoleUart, uartWorkerMmio, uartWorkerModule } from './devices/uart-fast.js';
 import { VirtioSet, checkDisks } from './virtio.js';
 import { formatPlan, planVm, type Variant, type VmPlan } from './plan.js';
 
@@ -66,6 +66,19 @@ export interface VmmExit {
 
 /** Codes of {@link VmmError}. */
 export type VmmErrorCode = 'START_FAILED' | 'SETUP_FAILED' | 'STATE';
+
+/**
+ * The vCPU worker pool for a backend whose vCPUs run in worker threads (a Gunyah device, the
+ * emulator): `cpus` workers preloading the backend's worker module and the UART fast path.
+ */
+function startWorkerPool(backend: Backend, cpus: number): VcpuWorkerPool | undefined {
+  if (backend.kind === 'injected' && backend.workerBinding === undefined) return undefined; // inline (e.g. the fake)
+  return VcpuWorkerPool.start({
+    size: cpus,
+    ...(backend.workerBinding !== undefined ? { workerBinding: backend.workerBinding } : {}),
+    ...(process.env[MAIN_THREAD_UART_ENV] !== '1' ? { workerMmioModule: uartWorkerModule() } : {}),
+  });
+}
 
 /** The VM could not be built or started (exit status 4): the cause holds the lower layer's error. */
 export class VmmError extends Error {
@@ -253,6 +266,8 @@ export class Vmm {
   #instance: Instance | undefined;
   #console: Console | undefined;
   #runner: VcpuRunner | undefined;
+  /** vCPU workers started at create() (loading their modules while the VM is built); the first run takes them. */
+  #pool: VcpuWorkerPool | undefined;
   #stopReason: 'interrupted' | 'quit' | undefined;
   #statusExit: { vcpu: number; exit: Extract<VcpuExit, { status: number }> } | undefined;
   #fault: string | undefined;
@@ -261,7 +276,16 @@ export class Vmm {
   #stats = { mmioExits: 0, unhandledReads: 0, unhandledWrites: 0, boots: 0 };
   readonly #unhandledSeen: bigint[] = [];
 
-  private constructor(config: VmmConfig, deps: VmmDeps, backend: Backend, gunyah: Gunyah, plan: VmPlan, swap: { previous: BindingModule | undefined; swapped: boolean }) {
+  private constructor(
+    config: VmmConfig,
+    deps: VmmDeps,
+    backend: Backend,
+    gunyah: Gunyah,
+    plan: VmPlan,
+    swap: { previous: BindingModule | undefined; swapped: boolean },
+    pool: VcpuWorkerPool | undefined,
+  ) {
+    this.#pool = pool;
     this.config = config;
     this.#deps = deps;
     this.backend = backend;
@@ -289,6 +313,9 @@ export class Vmm {
       ...(deps.binding !== undefined ? { binding: deps.binding } : {}),
     });
     if (verbose) log(`backend: ${backend.description}`);
+    // Start the vCPU worker threads now: loading their modules overlaps building the VM.
+    const pool = startWorkerPool(backend, config.cpus);
+    const abandon = (): void => void pool?.close();
     // vm-memory allocates through @gunyah-ts/sys's current binding: point it at the backend's.
     const swapped = backend.binding !== undefined;
     const previous = swapped ? setBinding(backend.binding) : undefined;
@@ -298,6 +325,7 @@ export class Vmm {
     } catch (e) {
       if (swapped) setBinding(previous);
       backend.close();
+      abandon();
       if (e instanceof BindingLoadError) throw new ConfigError('NO_BACKEND', `the native addon cannot be loaded: ${e.message.split('\n')[0] ?? ''}`, { cause: e });
       if (e instanceof ErrnoError) throw new ConfigError('NO_BACKEND', `cannot open ${config.device}: ${e.code}`, { cause: e });
       throw e;
@@ -316,9 +344,10 @@ export class Vmm {
       gunyah.close();
       if (swapped) setBinding(previous);
       backend.close();
+      abandon();
       throw e;
     }
-    const vmm = new Vmm(config, deps, backend, gunyah, plan, { previous, swapped });
+    const vmm = new Vmm(config, deps, backend, gunyah, plan, { previous, swapped }, pool);
     if (config.verbosity !== 'quiet') for (const w of plan.warnings) log(`warning: ${w}`);
     if (verbose) for (const l of formatPlan(plan, { dts: false }).trimEnd().split('\n')) log(l);
     try {
@@ -605,7 +634,11 @@ export class Vmm {
       onExit: (id, exit) => this.#onExit(id, exit),
       ...(workerBinding !== undefined ? { workerBinding } : {}),
       ...(uartWorkerMmio(inst.uart) !== undefined ? { workerMmio: uartWorkerMmio(inst.uart)! } : {}),
+      ...(this.#pool !== undefined ? { pool: this.#pool } : {}),
     });
+    // workers the runner did not take (other modules, a later --reboot) are not needed any more
+    void this.#pool?.close();
+    this.#pool = undefined;
     this.#runner = runner;
     if (this.#stopReason !== undefined) void runner.stop();
     this.#verbose(`running ${inst.vcpus.length} vCPU${inst.vcpus.length === 1 ? '' : 's'} (${runner.mode} mode)`);
@@ -655,6 +688,8 @@ export class Vmm {
     if (this.#closed) return;
     this.#closed = true;
     this.#console?.close();
+    void this.#pool?.close();
+    this.#pool = undefined;
     const inst = this.#instance;
     this.#instance = undefined;
     if (inst !== undefined) this.#teardown(inst.cleanups);

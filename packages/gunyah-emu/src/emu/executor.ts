@@ -5,7 +5,7 @@
  * @module
  */
 import { ErrnoError, type BindingModule } from './sys.js';
-import { ARM64_CORE_REG, KVM_SMCCC_FILTER_ACTION, Kvm, KvmVcpu, type KvmVm } from '../kvm/index.js';
+import { ARM64_CORE_REG, KVM_EXIT, KVM_REQUEST, KVM_RUN_OFFSET, KVM_SMCCC_FILTER_ACTION, Kvm, KvmVcpu, decodeExit, type KvmExit, type KvmVm } from '../kvm/index.js';
 import type { KvmVcpuPort } from './translate.js';
 
 /** One guest memory slot. */
@@ -107,8 +107,25 @@ export const EMU_VGIC_NR_IRQS = 992;
 /** A {@link KvmVcpuPort} over a KVM vCPU fd (borrowed: never closed by the port). */
 export function kvmVcpuPort(binding: BindingModule, kvmFd: number, kvmRunSize: number): KvmVcpuPort {
   const vcpu = KvmVcpu.fromRawFd(kvmFd, { binding, mmapSize: kvmRunSize, owned: false });
+  const kvmRun = new DataView(vcpu.runView().buffer);
+  const interrupted: KvmExit = Object.freeze({ kind: 'interrupted' });
   return {
     run: () => vcpu.run(),
+    kvmRun,
+    runLean: () => {
+      try {
+        binding.ioctl(kvmFd, KVM_REQUEST.RUN, 0);
+      } catch (e) {
+        const err = ErrnoError.from(e, 'KVM_RUN');
+        if (err instanceof ErrnoError && err.code === 'EINTR') return interrupted;
+        throw err;
+      }
+      if (kvmRun.getUint32(KVM_RUN_OFFSET.EXIT_REASON, true) === KVM_EXIT.MMIO) {
+        const len = kvmRun.getUint32(KVM_RUN_OFFSET.MMIO_LEN, true);
+        if (len >= 1 && len <= 8) return undefined;
+      }
+      return decodeExit(vcpu.runView()); // every other exit (a bad MMIO length throws here)
+    },
     completeMmioRead: (value, len) => vcpu.runView().setMmioData(value & ((1n << BigInt(8 * len)) - 1n), len),
     completeHypercall: (registers) => vcpu.completeHypercall(registers),
     injectExternalAbort: () => {

@@ -1,9 +1,16 @@
 // runEmulatedVcpu with scripted KVM ports: every branch of the VCPU_RUN translation.
-import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { EXIT_REASON, VCPU_RUN_OFFSETS as O, VM_STATUS } from '@gunyah-ts/sys';
-import type { KvmExit } from '../kvm/index.js';
+import { KVM_RUN_OFFSET as K, type KvmExit } from '../kvm/index.js';
 import { VM_PAGE_SIZE, VM_PAGE_STATUS, decodeVcpuPrivate, decodeVmPage, encodeVcpuPrivate, initVmPage, readVmSlot, setVmSlotKvmFd, setVmSlotThread, setVmStatus, type VcpuPrivate } from './pages.js';
 import { runEmulatedVcpu, type KvmVcpuPort, type RunServices } from './translate.js';
+
+// `lean`: the port also offers runLean/kvmRun (as the real one): MMIO exits are encoded into a
+// kvm_run buffer and read completions land in it; the log stays the same (a completed read is
+// logged when the next KVM_RUN consumes it, as the kernel would).
+let lean = false;
+const SENTINEL = 0xa5;
 
 function world(variant: 'A' | 'B' | 'C', script: KvmExit[], over: Partial<VcpuPrivate> = {}) {
   const vmPage = new DataView(new ArrayBuffer(VM_PAGE_SIZE));
@@ -13,18 +20,59 @@ function world(variant: 'A' | 'B' | 'C', script: KvmExit[], over: Partial<VcpuPr
   encodeVcpuPrivate(page, { variant, cPlus: false, removed: false, unusable: false, terminal: false, vcpuId: 0, slot: 0, kvmFd: 50, vmPageFd: 7, kvmRunSize: 4096, pending: undefined, ...over });
   const log: string[] = [];
   const ports = new Map<number, KvmVcpuPort>();
-  const port = (fd: number): KvmVcpuPort => ({
-    run: () => {
-      log.push(`run ${fd}`);
-      return script.shift() ?? { kind: 'interrupted' };
-    },
-    completeMmioRead: (v, len) => log.push(`read ${v}/${len}`),
-    completeHypercall: (r) => log.push(`hvc ${r.join(',')}`),
-    injectExternalAbort: () => log.push('dabt'),
-    setImmediateExit: (v) => log.push(`ie ${fd}=${v}`),
-  });
+  const port = (fd: number): KvmVcpuPort => {
+    const base: KvmVcpuPort = {
+      run: () => {
+        log.push(`run ${fd}`);
+        return script.shift() ?? { kind: 'interrupted' };
+      },
+      completeMmioRead: (v, len) => log.push(`read ${v}/${len}`),
+      completeHypercall: (r) => log.push(`hvc ${r.join(',')}`),
+      injectExternalAbort: () => log.push('dabt'),
+      setImmediateExit: (v) => log.push(`ie ${fd}=${v}`),
+    };
+    if (!lean) return base;
+    const kr = new DataView(new ArrayBuffer(4096));
+    let readLen = 0;
+    return {
+      ...base,
+      completeMmioRead: () => {
+        throw new Error('the lean path completes reads in kvm_run');
+      },
+      kvmRun: kr,
+      runLean: () => {
+        if (readLen > 0) {
+          const bytes = Array.from({ length: 8 }, (_, i) => kr.getUint8(K.MMIO_DATA + i));
+          if (bytes.some((b) => b !== SENTINEL)) {
+            expect(bytes.slice(readLen).every((b) => b === 0)).toBe(true); // the rest zeroed
+            log.push(`read ${kr.getBigUint64(K.MMIO_DATA, true)}/${readLen}`);
+          }
+          readLen = 0;
+        }
+        const e = base.run();
+        if (e.kind !== 'mmio') return e;
+        kr.setUint32(K.EXIT_REASON, 6, true);
+        kr.setBigUint64(K.MMIO_PHYS_ADDR, e.addr, true);
+        // stale bytes past the access's length, as KVM leaves them: must not leak into the exit
+        kr.setBigUint64(K.MMIO_DATA, e.isWrite ? e.data | (0xeeeeeeeeeeeeeeeen << BigInt(8 * e.len)) % 2n ** 64n : 0n, true);
+        kr.setUint32(K.MMIO_LEN, e.len, true);
+        kr.setUint8(K.MMIO_IS_WRITE, e.isWrite ? 1 : 0);
+        if (!e.isWrite) {
+          readLen = e.len;
+          for (let i = 0; i < 8; i++) kr.setUint8(K.MMIO_DATA + i, SENTINEL);
+        }
+        return undefined;
+      },
+    };
+  };
   const s: RunServices = {
-    kvm: (fd) => ports.get(fd) ?? (ports.set(fd, port(fd)), port(fd)),
+    kvm: (fd) => {
+      const known = ports.get(fd);
+      if (known !== undefined) return known;
+      const p = port(fd);
+      ports.set(fd, p);
+      return p;
+    },
     vmPage: (fd) => {
       if (fd !== 7) throw new Error('bad vm page fd');
       return vmPage;
@@ -45,7 +93,14 @@ const errnoOf = (f: () => unknown): string => {
   return 'none';
 };
 
-describe('runEmulatedVcpu', () => {
+describe.each([
+  ['run()', false],
+  ['runLean() + kvmRun', true],
+])('runEmulatedVcpu, port with %s', (_name, useLean) => {
+  beforeEach(() => {
+    lean = useLean;
+  });
+
   it('ENODEV when removed, unusable, not started, start failed or without a KVM vCPU', () => {
     expect(errnoOf(world('C', [], { removed: true }).run)).toBe('ENODEV');
     expect(errnoOf(world('C', [], { unusable: true }).run)).toBe('ENODEV');
@@ -147,5 +202,49 @@ describe('runEmulatedVcpu', () => {
     expect(run()).toBe(0);
     expect(s2.page.getUint32(O.status_status, true)).toBe(VM_STATUS.EXITED);
     void orig;
+  });
+});
+
+describe('runLean (allocation-free MMIO path) against run()', () => {
+  it('writes byte-identical run pages and private areas for any MMIO exit, and completes reads alike (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom('A' as const, 'B' as const, 'C' as const),
+        fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+        fc.integer({ min: 1, max: 8 }),
+        fc.boolean(),
+        fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+        fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+        (variant, addr, len, isWrite, raw, answer) => {
+          const data = isWrite ? raw % 2n ** BigInt(8 * len) : 0n;
+          const pages: Uint8Array[] = [];
+          const logs: string[][] = [];
+          for (const useLean of [false, true]) {
+            lean = useLean;
+            const w = world(variant, [{ kind: 'mmio', addr, len, isWrite, data }]);
+            expect(w.run()).toBe(0);
+            pages.push(new Uint8Array(w.page.buffer.slice(0)));
+            // the VMM answers a read; the next run completes it
+            if (!isWrite) w.page.setBigUint64(O.mmio_data, answer, true);
+            expect(errnoOf(w.run)).toBe('EINTR');
+            logs.push(w.log);
+          }
+          lean = false;
+          expect(pages[1]).toEqual(pages[0]);
+          expect(logs[1]).toEqual(logs[0]);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('a faulted read is not completed in kvm_run (FAULT → external abort only)', () => {
+    lean = true;
+    const w = world('C', [{ kind: 'mmio', addr: 0x100n, len: 4, isWrite: false, data: 0n }]);
+    w.run();
+    w.page.setUint8(O.mmio_resume_action, 1); // FAULT
+    expect(errnoOf(w.run)).toBe('EINTR');
+    lean = false;
+    expect(w.log).toEqual(['run 50', 'dabt', 'run 50', 'ie 50=0']);
   });
 });

@@ -18,8 +18,9 @@ import {
   rulesForVariant,
   type GunyahIdentity,
 } from './sys.js';
-import type { KvmExit } from '../kvm/index.js';
+import { KVM_RUN_OFFSET as K, type KvmExit } from '../kvm/index.js';
 import {
+  PRIVATE_OFFSET,
   PAGE_VERSION,
   VM_MAGIC,
   VM_PAGE_MAX_VCPUS,
@@ -47,6 +48,14 @@ export interface KvmVcpuPort {
   injectExternalAbort(): void;
   /** Set `kvm_run.immediate_exit` (to stop the vCPU from another thread). */
   setImmediateExit(value: number): void;
+  /**
+   * Optional allocation-free form of {@link KvmVcpuPort.run} (the hot path of every MMIO exit):
+   * `undefined` when the exit is an MMIO access of 1–8 bytes, left undecoded in {@link kvmRun};
+   * any other exit decoded as `run()` would. Used together with `kvmRun`.
+   */
+  runLean?(): KvmExit | undefined;
+  /** The `kvm_run` mapping, for `runLean`'s MMIO exits and for completing reads in place. */
+  readonly kvmRun?: DataView;
 }
 
 /** Per-thread services of the translation. */
@@ -108,6 +117,47 @@ function writeMmio(page: DataView, p: PendingAccess, hasResume: boolean): number
   page.setUint8(O.mmio_is_write, p.kind === 'write' ? 1 : 0);
   if (hasResume) page.setUint8(O.mmio_resume_action, RESUME_ACTION.HANDLED);
   setPending(page, p);
+  return 0;
+}
+
+/** Low `len` bytes (1–4) of a u32 as a u32. */
+function low(v: number, len: number): number {
+  return len >= 4 ? v >>> 0 : (v & ((1 << (8 * len)) - 1)) >>> 0;
+}
+
+/**
+ * {@link writeMmio} straight from `kvm_run` (a `runLean` MMIO exit): the same bytes in the run page
+ * and the private area, copied as 32-bit words with no exit object and no BigInt.
+ */
+function writeMmioFromKvm(page: DataView, kr: DataView, hasResume: boolean): number {
+  const len = kr.getUint32(K.MMIO_LEN, true);
+  const isWrite = kr.getUint8(K.MMIO_IS_WRITE) !== 0;
+  const aLo = kr.getUint32(K.MMIO_PHYS_ADDR, true);
+  const aHi = kr.getUint32(K.MMIO_PHYS_ADDR + 4, true);
+  let dLo = 0;
+  let dHi = 0;
+  if (isWrite) {
+    dLo = low(kr.getUint32(K.MMIO_DATA, true), len);
+    dHi = len > 4 ? low(kr.getUint32(K.MMIO_DATA + 4, true), len - 4) : 0;
+  }
+  for (let i = 16; i < 40; i += 4) page.setUint32(i, 0, true); // the exit union
+  page.setUint32(O.exit_reason, EXIT_REASON.MMIO, true);
+  page.setUint32(O.mmio_phys_addr, aLo, true);
+  page.setUint32(O.mmio_phys_addr + 4, aHi, true);
+  page.setUint32(O.mmio_data, dLo, true);
+  page.setUint32(O.mmio_data + 4, dHi, true);
+  page.setUint32(O.mmio_len, len, true);
+  page.setUint8(O.mmio_is_write, isWrite ? 1 : 0);
+  if (hasResume) page.setUint8(O.mmio_resume_action, RESUME_ACTION.HANDLED);
+  // the pending access (pages.ts setPending's layout: kind, len, reserved, addr, data)
+  const o = PRIVATE_OFFSET;
+  page.setUint8(o + 28, isWrite ? 2 : 1);
+  page.setUint8(o + 29, len);
+  page.setUint16(o + 30, 0, true);
+  page.setUint32(o + 32, aLo, true);
+  page.setUint32(o + 36, aHi, true);
+  page.setUint32(o + 40, dLo, true);
+  page.setUint32(o + 44, dHi, true);
   return 0;
 }
 
@@ -176,22 +226,30 @@ export function runEmulatedVcpu(page: DataView, s: RunServices): number {
     if (action === RESUME_ACTION.FAULT) {
       kvm.injectExternalAbort();
     } else if (p.kind === 'read') {
-      let v = 0n;
-      for (let i = p.len - 1; i >= 0; i--) v = (v << 8n) | BigInt(page.getUint8(O.mmio_data + i));
-      kvm.completeMmioRead(v, p.len);
+      const kr = kvm.kvmRun;
+      if (kr !== undefined) {
+        // in place: the read's bytes, the rest of mmio.data zero
+        for (let i = 0; i < 8; i++) kr.setUint8(K.MMIO_DATA + i, i < p.len ? page.getUint8(O.mmio_data + i) : 0);
+      } else {
+        let v = 0n;
+        for (let i = p.len - 1; i >= 0; i--) v = (v << 8n) | BigInt(page.getUint8(O.mmio_data + i));
+        kvm.completeMmioRead(v, p.len);
+      }
     }
     setPending(page, undefined);
   }
+  const lean = kvm.runLean !== undefined && kvm.kvmRun !== undefined;
   for (;;) {
     setVmSlotThread(vmPage, priv.slot, s.currentThread());
-    let exit: KvmExit;
+    let exit: KvmExit | undefined;
     try {
       // a sibling may have stopped the VM between the check above and now
       if (vmStatus(vmPage) !== VM_PAGE_STATUS.RUNNING) return writeStatus(page, decodeVmPage(vmPage));
-      exit = kvm.run();
+      exit = lean ? kvm.runLean!() : kvm.run();
     } finally {
       setVmSlotThread(vmPage, priv.slot, 0n);
     }
+    if (exit === undefined) return writeMmioFromKvm(page, kvm.kvmRun!, hasResume);
     switch (exit.kind) {
       case 'interrupted': {
         kvm.setImmediateExit(0);

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { loadNativeBinding, nativeBindingAvailable } from '@gunyah-ts/sys';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Vcpu, VcpuRunner, variantInfo, type MmioAccess } from '../../src/index.js';
+import { IoctlsError, Vcpu, VcpuRunner, VcpuWorkerPool, variantInfo, type MmioAccess } from '../../src/index.js';
 // @ts-expect-error -- plain ESM fixture without types
 import { createBinding } from './fixtures/scripted-binding.mjs';
 
@@ -130,4 +130,54 @@ describe.skipIf(!enabled)(`VcpuRunner worker mode (needs the built addon and \`n
     expect(b?.reason).toBe('error');
     expect(b?.error).toBeInstanceOf(Error);
   }, 10_000);
+
+  it('VcpuWorkerPool: pooled workers load their modules before start and serve the vCPUs; close() ends the idle ones', async () => {
+    const pool = VcpuWorkerPool.start({ size: 2, workerBinding: fixture, workerMmioModule: fastMmio });
+    expect(pool.idle).toBe(2);
+    await new Promise((r) => setTimeout(r, 1500));
+    const startedAt = Date.now();
+    const { efd, vcpu } = setup();
+    const sab = new SharedArrayBuffer(8);
+    const seen: MmioAccess[] = [];
+    let wake!: () => void;
+    const arrived = new Promise<void>((r) => (wake = r));
+    const runner = VcpuRunner.start({
+      vcpus: [vcpu],
+      workerBinding: fixture,
+      workerMmio: { module: fastMmio, data: { sab } },
+      pool,
+      mmio: (a) => {
+        seen.push({ ...a });
+        wake();
+        return 'handled';
+      },
+    });
+    expect(pool.idle).toBe(1);
+    // n = 0xff0: the worker answers the read of 0x1ff0 with the time its module was imported
+    n!.write(efd, new BigUint64Array([0xff0n]));
+    await arrived;
+    expect(seen).toHaveLength(1);
+    // low 32 bits of Date.now() at import: loaded while idle (before start), within the last minute
+    const before = (startedAt - Number(seen[0]!.data)) >>> 0;
+    expect(before).toBeGreaterThan(0);
+    expect(before).toBeLessThan(60_000);
+    const [res] = await runner.stop();
+    expect(res).toMatchObject({ id: 0, reason: 'stopped', error: undefined });
+    await pool.close();
+    expect(pool.idle).toBe(0);
+    await pool.close(); // idempotent
+  }, 15_000);
+
+  it('VcpuWorkerPool: workers preloaded for other modules are not taken; a closed pool gives none; bad sizes throw', async () => {
+    const pool = VcpuWorkerPool.start({ size: 1, workerBinding: fixture });
+    const runner = VcpuRunner.start({ vcpus: [setup().vcpu], workerBinding: fixture, workerMmio: { module: fastMmio, data: { sab: new SharedArrayBuffer(8) } }, pool, mmio: () => 'handled' });
+    expect(pool.idle).toBe(1);
+    await runner.stop();
+    await pool.close();
+    const r2 = VcpuRunner.start({ vcpus: [setup().vcpu], workerBinding: fixture, pool, mmio: () => 'handled' });
+    expect(pool.idle).toBe(0);
+    const [b] = await r2.stop();
+    expect(b?.reason).toBe('stopped');
+    for (const size of [0, 1.5, 513, Number.NaN]) expect(() => VcpuWorkerPool.start({ size })).toThrow(IoctlsError);
+  }, 15_000);
 });

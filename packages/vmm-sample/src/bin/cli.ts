@@ -8,6 +8,10 @@
 import { readFileSync } from 'node:fs';
 import { runVmmCli } from '../run-cli.js';
 
+// A reader that went away (`vmm-sample --dry-run | head`) is not an error of ours: drop the output.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE') throw e;
+});
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 const code = await runVmmCli(process.argv.slice(2), { version: pkg.version });
 process.exitCode = code;

@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 
 const inTestbed = process.env.GUNYAH_TESTBED === '1';
 const manifest = inTestbed ? JSON.parse(readFileSync(process.env.GUNYAH_TESTBED_MANIFEST, 'utf8')) : undefined;
-const bin = fileURLToPath(new URL('../../dist/bin/cli.js', import.meta.url));
+const bin = fileURLToPath(new URL('../../dist/bundle/vmm-sample.js', import.meta.url));
 
 let emuSkip = false;
 if (inTestbed) {
