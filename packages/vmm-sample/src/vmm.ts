@@ -636,14 +636,16 @@ export class Vmm {
       ...(uartWorkerMmio(inst.uart) !== undefined ? { workerMmio: uartWorkerMmio(inst.uart)! } : {}),
       ...(this.#pool !== undefined ? { pool: this.#pool } : {}),
     });
-    // workers the runner did not take (other modules, a later --reboot) are not needed any more
-    void this.#pool?.close();
+    // workers the runner did not take (other modules, a later --reboot) are not needed any more;
+    // their threads (and the fds of their event loops) are gone before run() returns
+    const poolClosed = this.#pool?.close();
     this.#pool = undefined;
     this.#runner = runner;
     if (this.#stopReason !== undefined) void runner.stop();
     this.#verbose(`running ${inst.vcpus.length} vCPU${inst.vcpus.length === 1 ? '' : 's'} (${runner.mode} mode)`);
     inst.virtio.start();
     const results = await runner.done;
+    await poolClosed;
     await inst.virtio.stop();
     this.#runner = undefined;
     this.#console?.flush();
