@@ -71,8 +71,10 @@ export type VmmErrorCode = 'START_FAILED' | 'SETUP_FAILED' | 'STATE';
  * The vCPU worker pool for a backend whose vCPUs run in worker threads (a Gunyah device, the
  * emulator): `cpus` workers preloading the backend's worker module and the UART fast path.
  */
-function startWorkerPool(backend: Backend, cpus: number): VcpuWorkerPool | undefined {
+function startWorkerPool(backend: Backend, cpus: number, stdout: object): VcpuWorkerPool | undefined {
   if (backend.kind === 'injected' && backend.workerBinding === undefined) return undefined; // inline (e.g. the fake)
+  // only where the workers will serve the UART (output to an fd): a pool no runner takes is waste
+  if (typeof (stdout as { fd?: unknown }).fd !== 'number') return undefined;
   return VcpuWorkerPool.start({
     size: cpus,
     ...(backend.workerBinding !== undefined ? { workerBinding: backend.workerBinding } : {}),
@@ -314,7 +316,7 @@ export class Vmm {
     });
     if (verbose) log(`backend: ${backend.description}`);
     // Start the vCPU worker threads now: loading their modules overlaps building the VM.
-    const pool = startWorkerPool(backend, config.cpus);
+    const pool = startWorkerPool(backend, config.cpus, deps.stdout ?? process.stdout);
     const abandon = (): void => void pool?.close();
     // vm-memory allocates through @gunyah-ts/sys's current binding: point it at the backend's.
     const swapped = backend.binding !== undefined;
