@@ -19,6 +19,7 @@ export {
   KVM_SET_VCPU_EVENTS,
   EMU_VGIC_NR_IRQS,
   kvmVcpuPort,
+  KVM_MMIO_EXIT_LAYOUT,
   type EmuExecutor,
   type ExecIoeventfd,
   type ExecIrqfd,
@@ -28,7 +29,7 @@ export {
   type ExecVm,
   type KvmExecutorOptions,
 } from './emu/executor.js';
-export { runEmulatedVcpu, stopSiblings, type KvmVcpuPort, type RunServices } from './emu/translate.js';
+export { runEmulatedVcpu, stopSiblings, type KvmVcpuPort, type RunServices, type SinkArgs } from './emu/translate.js';
 export {
   PRIVATE_OFFSET,
   PRIVATE_SIZE,

@@ -18,7 +18,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { ErrnoError, loadNativeBinding, type VcpuExit } from '@gunyah-ts/sys';
+import { ErrnoError, loadNativeBinding, type MmioSink, type VcpuExit } from '@gunyah-ts/sys';
 import { IoctlsError } from './errors.js';
 import { B, KIND, S, SLOT_BYTES, STATE, type WorkerInit, type WorkerInitMessage, type WorkerMessage, type WorkerPreload } from './runner-protocol.js';
 import type { MmioAccess, MmioHandler, Vcpu } from './vcpu.js';
@@ -170,8 +170,17 @@ export type WorkerMmioResult =
     }
   | 'forward';
 
-/** A worker-side MMIO handler: called in the vCPU's worker thread for each MMIO exit. */
-export type WorkerMmioHandler = (access: Readonly<MmioAccess>) => WorkerMmioResult;
+/**
+ * A worker-side MMIO handler: called in the vCPU's worker thread for each MMIO exit. It may carry a
+ * `sink` (`MmioSink` of `@gunyah-ts/sys`): when the worker's binding has a native run loop
+ * (`runMmioSink`: the addon, and the emulator over it), the writes that sink absorbs are served there
+ * without returning to JavaScript — the handler never sees them, so it must treat them exactly as the
+ * sink does; all other exits (and writes the sink refuses) reach the handler as before.
+ */
+export type WorkerMmioHandler = ((access: Readonly<MmioAccess>) => WorkerMmioResult) & {
+  /** Byte-output writes served in the native run loop (see above). */
+  readonly sink?: MmioSink;
+};
 
 /**
  * The function a {@link WorkerMmioOptions.module} exports as `createWorkerMmio`: called once in

@@ -7,7 +7,18 @@
  * @module
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { EXIT_REASON, ErrnoError, GUNYAH_IOCTLS, VCPU_RUN_OFFSETS as O, VcpuRunPage, getBinding, type BindingModule } from '@gunyah-ts/sys';
+import {
+  EXIT_REASON,
+  ErrnoError,
+  GUNYAH_IOCTLS,
+  VCPU_RUN_OFFSETS as O,
+  VcpuRunPage,
+  getBinding,
+  prepareMmioSink,
+  runWithMmioSink,
+  type BindingModule,
+  type MmioSink,
+} from '@gunyah-ts/sys';
 import { B, KIND, S, STATE, type WorkerInit, type WorkerInitMessage, type WorkerMessage, type WorkerPreload } from './runner-protocol.js';
 
 async function loadBinding(spec: string | undefined): Promise<BindingModule> {
@@ -18,7 +29,7 @@ async function loadBinding(spec: string | undefined): Promise<BindingModule> {
   throw new TypeError(`${spec} exports neither createBinding() nor a default binding`);
 }
 
-type FastMmio = (access: { addr: bigint; len: number; isWrite: boolean; data: bigint }) => { readonly value: bigint } | 'forward';
+type FastMmio = ((access: { addr: bigint; len: number; isWrite: boolean; data: bigint }) => { readonly value: bigint } | 'forward') & { readonly sink?: MmioSink };
 
 async function loadFastMmio(init: WorkerInit): Promise<FastMmio | undefined> {
   if (init.mmioModule === undefined) return undefined;
@@ -75,6 +86,10 @@ async function main(): Promise<void> {
     page = new VcpuRunPage(b.mmap(init.fd, size, c.PROT_READ | c.PROT_WRITE, c.MAP_SHARED, 0), init.variant);
     page.immediateExit = 0;
     const view = new DataView(page.buffer);
+    // the handler's byte sink, served by the binding's native run loop when it has one
+    const sink = fast?.sink !== undefined && b.runMmioSink !== undefined ? prepareMmioSink(fast.sink) : undefined;
+    const runPage = page.buffer;
+    const RUN = GUNYAH_IOCTLS.VCPU_RUN.request;
     post({ type: 'ready', thread: b.currentThread() });
     const ask = (kind: number): number => {
       Atomics.store(ctrl, S.KIND, kind);
@@ -85,7 +100,8 @@ async function main(): Promise<void> {
     };
     while (Atomics.load(ctrl, S.STOP) === 0) {
       try {
-        b.ioctl(init.fd, GUNYAH_IOCTLS.VCPU_RUN.request);
+        if (sink !== undefined) runWithMmioSink(b, init.fd, RUN, runPage, sink);
+        else b.ioctl(init.fd, RUN);
       } catch (e) {
         const err = ErrnoError.from(e, 'GUNYAH_VCPU_RUN');
         if (err instanceof ErrnoError && err.code === 'EINTR') {

@@ -118,4 +118,19 @@ export interface BindingModule {
   kick(thread: bigint): void;
   /** Platform values of the flags above. */
   constants(): SysConstants;
+  /**
+   * Optional (the addon has it; fakes need not): run the vCPU behind `fd` with `ioctl(fd, request,
+   * 0)` until an exit the MMIO write sink described by `sink` does not absorb, absorbing the others
+   * without returning (rules: `mmio-sink.ts`; build the arguments with `prepareMmioSink`).
+   *
+   * @param fd - the vCPU fd
+   * @param request - its run ioctl (`GUNYAH_VCPU_RUN`, or `KVM_RUN` in the emulator)
+   * @param page - the run page mapping
+   * @param layout - `encodeMmioExitLayout` of where `page` keeps an MMIO exit
+   * @param sink - `encodeMmioSink` of the sink
+   * @param state - the sink's words (over a `SharedArrayBuffer`)
+   * @param bytes - the sink's buffer (over a `SharedArrayBuffer`)
+   * @returns the result of the last ioctl, whose exit is in `page` for the caller
+   */
+  runMmioSink?(fd: number, request: number, page: ArrayBuffer | ArrayBufferView, layout: Int32Array, sink: Int32Array, state: Int32Array, bytes: Uint8Array): number;
 }

@@ -41,6 +41,23 @@ export {
   sysConstants,
   write,
 } from './syscalls.js';
+export {
+  GUNYAH_MMIO_EXIT_LAYOUT,
+  MMIO_EXIT_LAYOUT_WORDS,
+  MMIO_SINK_MAX_CONDITIONS,
+  MMIO_SINK_WORDS,
+  absorbMmioWrite,
+  encodeMmioExitLayout,
+  encodeMmioSink,
+  prepareMmioSink,
+  runMmioSinkLoop,
+  runWithMmioSink,
+  type MmioExitLayout,
+  type MmioSink,
+  type MmioSinkCondition,
+  type MmioSinkFlags,
+  type PreparedMmioSink,
+} from './mmio-sink.js';
 export { IOC_DIR, decodeIoc, io, ioc, ior, iow, iowr, type IocDir, type IocFields } from './ioc.js';
 export * from './uapi/index.js';
 export * from './hypercall/index.js';

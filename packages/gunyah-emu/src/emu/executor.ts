@@ -4,9 +4,9 @@
  *
  * @module
  */
-import { ErrnoError, type BindingModule } from './sys.js';
+import { ErrnoError, encodeMmioExitLayout, type BindingModule, type MmioExitLayout } from './sys.js';
 import { ARM64_CORE_REG, KVM_EXIT, KVM_REQUEST, KVM_RUN_OFFSET, KVM_SMCCC_FILTER_ACTION, Kvm, KvmVcpu, decodeExit, type KvmExit, type KvmVm } from '../kvm/index.js';
-import type { KvmVcpuPort } from './translate.js';
+import type { KvmVcpuPort, SinkArgs } from './translate.js';
 
 /** One guest memory slot. */
 export interface ExecMemorySlot {
@@ -104,28 +104,44 @@ export const KVM_SET_VCPU_EVENTS = 0x4040_aea0;
 /** The SPI count the emulator gives the vGIC: 992 interrupts in total (KVM's maximum below 1024). */
 export const EMU_VGIC_NR_IRQS = 992;
 
+/** Where `kvm_run` keeps an MMIO exit, for the addon's `runMmioSink` (`struct kvm_run`, arm64). */
+export const KVM_MMIO_EXIT_LAYOUT: MmioExitLayout = Object.freeze({
+  exitReason: KVM_RUN_OFFSET.EXIT_REASON,
+  mmioReason: KVM_EXIT.MMIO,
+  physAddr: KVM_RUN_OFFSET.MMIO_PHYS_ADDR,
+  data: KVM_RUN_OFFSET.MMIO_DATA,
+  len: KVM_RUN_OFFSET.MMIO_LEN,
+  isWrite: KVM_RUN_OFFSET.MMIO_IS_WRITE,
+});
+
 /** A {@link KvmVcpuPort} over a KVM vCPU fd (borrowed: never closed by the port). */
 export function kvmVcpuPort(binding: BindingModule, kvmFd: number, kvmRunSize: number): KvmVcpuPort {
   const vcpu = KvmVcpu.fromRawFd(kvmFd, { binding, mmapSize: kvmRunSize, owned: false });
   const kvmRun = new DataView(vcpu.runView().buffer);
   const interrupted: KvmExit = Object.freeze({ kind: 'interrupted' });
+  const layout = encodeMmioExitLayout(KVM_MMIO_EXIT_LAYOUT);
+  const nativeSink = binding.runMmioSink?.bind(binding);
+  /** One `KVM_RUN` (or the native sink loop) and the lean decode of its exit. */
+  const lean = (sink: SinkArgs | undefined): KvmExit | undefined => {
+    try {
+      if (sink !== undefined && nativeSink !== undefined) nativeSink(kvmFd, KVM_REQUEST.RUN, kvmRun.buffer, layout, sink.descriptor, sink.state, sink.bytes);
+      else binding.ioctl(kvmFd, KVM_REQUEST.RUN, 0);
+    } catch (e) {
+      const err = ErrnoError.from(e, 'KVM_RUN');
+      if (err instanceof ErrnoError && err.code === 'EINTR') return interrupted;
+      throw err;
+    }
+    if (kvmRun.getUint32(KVM_RUN_OFFSET.EXIT_REASON, true) === KVM_EXIT.MMIO) {
+      const len = kvmRun.getUint32(KVM_RUN_OFFSET.MMIO_LEN, true);
+      if (len >= 1 && len <= 8) return undefined;
+    }
+    return decodeExit(vcpu.runView()); // every other exit (a bad MMIO length throws here)
+  };
   return {
     run: () => vcpu.run(),
     kvmRun,
-    runLean: () => {
-      try {
-        binding.ioctl(kvmFd, KVM_REQUEST.RUN, 0);
-      } catch (e) {
-        const err = ErrnoError.from(e, 'KVM_RUN');
-        if (err instanceof ErrnoError && err.code === 'EINTR') return interrupted;
-        throw err;
-      }
-      if (kvmRun.getUint32(KVM_RUN_OFFSET.EXIT_REASON, true) === KVM_EXIT.MMIO) {
-        const len = kvmRun.getUint32(KVM_RUN_OFFSET.MMIO_LEN, true);
-        if (len >= 1 && len <= 8) return undefined;
-      }
-      return decodeExit(vcpu.runView()); // every other exit (a bad MMIO length throws here)
-    },
+    runLean: () => lean(undefined),
+    ...(nativeSink !== undefined ? { runLeanSink: (sink: SinkArgs) => lean(sink) } : {}),
     completeMmioRead: (value, len) => vcpu.runView().setMmioData(value & ((1n << BigInt(8 * len)) - 1n), len),
     completeHypercall: (registers) => vcpu.completeHypercall(registers),
     injectExternalAbort: () => {

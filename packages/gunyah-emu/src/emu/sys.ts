@@ -13,9 +13,11 @@ export {
   VM_EXIT_TYPE,
   VM_STATUS,
   answerGunyahSmcccCall,
+  encodeMmioExitLayout,
   errnoValue,
   getBinding,
   type BindingModule,
   type GunyahIdentity,
+  type MmioExitLayout,
 } from '@gunyah-ts/sys';
 export { rulesFor as rulesForVariant } from '@gunyah-ts/sys/fake';

@@ -1,15 +1,18 @@
 // runEmulatedVcpu with scripted KVM ports: every branch of the VCPU_RUN translation.
 import fc from 'fast-check';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { EXIT_REASON, VCPU_RUN_OFFSETS as O, VM_STATUS } from '@gunyah-ts/sys';
+import { EXIT_REASON, VCPU_RUN_OFFSETS as O, VM_STATUS, encodeMmioSink, runMmioSinkLoop, type MmioSink } from '@gunyah-ts/sys';
+import { KVM_MMIO_EXIT_LAYOUT } from './executor.js';
 import { KVM_RUN_OFFSET as K, type KvmExit } from '../kvm/index.js';
 import { VM_PAGE_SIZE, VM_PAGE_STATUS, decodeVcpuPrivate, decodeVmPage, encodeVcpuPrivate, initVmPage, readVmSlot, setVmSlotKvmFd, setVmSlotThread, setVmStatus, type VcpuPrivate } from './pages.js';
-import { runEmulatedVcpu, type KvmVcpuPort, type RunServices } from './translate.js';
+import { runEmulatedVcpu, type KvmVcpuPort, type RunServices, type SinkArgs } from './translate.js';
 
 // `lean`: the port also offers runLean/kvmRun (as the real one): MMIO exits are encoded into a
 // kvm_run buffer and read completions land in it; the log stays the same (a completed read is
 // logged when the next KVM_RUN consumes it, as the kernel would).
 let lean = false;
+/** When set, lean ports also offer runLeanSink (the addon's sink loop, by its TypeScript model). */
+let sinkModel: MmioSink | undefined;
 const SENTINEL = 0xa5;
 
 function world(variant: 'A' | 'B' | 'C', script: KvmExit[], over: Partial<VcpuPrivate> = {}) {
@@ -34,12 +37,33 @@ function world(variant: 'A' | 'B' | 'C', script: KvmExit[], over: Partial<VcpuPr
     if (!lean) return base;
     const kr = new DataView(new ArrayBuffer(4096));
     let readLen = 0;
-    return {
+    let this_: KvmVcpuPort;
+    return (this_ = {
       ...base,
       completeMmioRead: () => {
         throw new Error('the lean path completes reads in kvm_run');
       },
       kvmRun: kr,
+      ...(sinkModel !== undefined
+        ? {
+            runLeanSink: (args: SinkArgs) => {
+              // the addon's loop, by its TypeScript model: runs until an exit the sink does not absorb
+              expect(Array.from(args.descriptor)).toEqual(Array.from(encodeMmioSink(sinkModel as MmioSink)));
+              let last: KvmExit | undefined;
+              runMmioSinkLoop(
+                () => {
+                  last = (this_ as { runLean: () => KvmExit | undefined }).runLean();
+                  return 0;
+                },
+                kr,
+                KVM_MMIO_EXIT_LAYOUT,
+                sinkModel as MmioSink,
+              );
+              log.push('sink loop');
+              return last;
+            },
+          }
+        : {}),
       runLean: () => {
         if (readLen > 0) {
           const bytes = Array.from({ length: 8 }, (_, i) => kr.getUint8(K.MMIO_DATA + i));
@@ -50,7 +74,10 @@ function world(variant: 'A' | 'B' | 'C', script: KvmExit[], over: Partial<VcpuPr
           readLen = 0;
         }
         const e = base.run();
-        if (e.kind !== 'mmio') return e;
+        if (e.kind !== 'mmio') {
+          kr.setUint32(K.EXIT_REASON, 0, true); // not an MMIO exit any more (a sink must not see the last one)
+          return e;
+        }
         kr.setUint32(K.EXIT_REASON, 6, true);
         kr.setBigUint64(K.MMIO_PHYS_ADDR, e.addr, true);
         // stale bytes past the access's length, as KVM leaves them: must not leak into the exit
@@ -63,7 +90,7 @@ function world(variant: 'A' | 'B' | 'C', script: KvmExit[], over: Partial<VcpuPr
         }
         return undefined;
       },
-    };
+    });
   };
   const s: RunServices = {
     kvm: (fd) => {
@@ -80,7 +107,7 @@ function world(variant: 'A' | 'B' | 'C', script: KvmExit[], over: Partial<VcpuPr
     currentThread: () => 77n,
     kick: (t) => log.push(`kick ${t}`),
   };
-  const run = () => runEmulatedVcpu(page, s);
+  const run = (sink?: SinkArgs) => runEmulatedVcpu(page, s, sink);
   return { page, vmPage, log, run };
 }
 
@@ -247,4 +274,56 @@ describe('runLean (allocation-free MMIO path) against run()', () => {
     lean = false;
     expect(w.log).toEqual(['run 50', 'dabt', 'run 50', 'ie 50=0']);
   });
+});
+
+describe('runEmulatedVcpu with an MMIO write sink (runLeanSink)', () => {
+  const w8 = (addr: bigint, v: number): KvmExit => ({ kind: 'mmio', addr, len: 1, isWrite: true, data: BigInt(v) });
+  /** Runs `body` with lean ports that have runLeanSink over a fresh sink (one byte already batched). */
+  const withSink = (body: (sink: MmioSink, args: SinkArgs) => void): void => {
+    const state = new Int32Array(new SharedArrayBuffer(16));
+    state[1] = 1;
+    const sink: MmioSink = { addr: 0x3f8n, state, bytes: new Uint8Array(new SharedArrayBuffer(16)), lockWord: 0, lenWord: 1, minLen: 1, capacity: 16 };
+    lean = true;
+    sinkModel = sink;
+    try {
+      body(sink, { descriptor: encodeMmioSink(sink), state: sink.state, bytes: sink.bytes });
+    } finally {
+      sinkModel = undefined;
+      lean = false;
+    }
+  };
+
+  it('serves absorbed writes inside the loop and translates the first exit it hands back', () =>
+    withSink((sink, args) => {
+      const w = world('C', [w8(0x3f8n, 0x61), w8(0x3f8n, 0x62), w8(0x3fdn, 0x63), w8(0x3f8n, 0x64)]);
+      expect(w.run(args)).toBe(0);
+      expect([sink.state[1], sink.bytes[1], sink.bytes[2]]).toEqual([3, 0x61, 0x62]);
+      // the Gunyah run page and the pending access are those of the write to 0x3fd
+      expect(w.page.getUint32(O.exit_reason, true)).toBe(EXIT_REASON.MMIO);
+      expect(w.page.getBigUint64(O.mmio_phys_addr, true)).toBe(0x3fdn);
+      expect(decodeVcpuPrivate(w.page).pending).toMatchObject({ kind: 'write', addr: 0x3fdn, data: 0x63n });
+      expect(w.log).toEqual(['run 50', 'run 50', 'run 50', 'sink loop']);
+      // the next run completes it and goes on: the write to 0x3f8 is absorbed, then the script ends (EINTR)
+      expect(errnoOf(() => w.run(args))).toBe('EINTR');
+      expect(sink.state[1]).toBe(4);
+    }));
+
+  it('without a sink argument the same port runs as before (every exit handed back)', () =>
+    withSink((sink) => {
+      const w = world('B', [w8(0x3f8n, 0x61), w8(0x3f8n, 0x62)]);
+      expect(w.run()).toBe(0);
+      expect(w.page.getBigUint64(O.mmio_data, true)).toBe(0x61n);
+      expect(sink.state[1]).toBe(1);
+      expect(w.log).toEqual(['run 50']);
+    }));
+
+  it('a stop (interrupted KVM_RUN) inside the sink loop reports EINTR, a stopped VM its STATUS', () =>
+    withSink((_sink, args) => {
+      const w = world('A', [w8(0x3f8n, 0x61), { kind: 'interrupted' }]);
+      expect(errnoOf(() => w.run(args))).toBe('EINTR');
+      expect(w.log).toEqual(['run 50', 'run 50', 'sink loop', 'ie 50=0']);
+      const w2 = world('C', [w8(0x3f8n, 0x61), { kind: 'system-event', event: 'shutdown', type: 2, data: [0n] }]);
+      expect(w2.run(args)).toBe(0);
+      expect(w2.page.getUint32(O.status_status, true)).toBe(VM_STATUS.EXITED);
+    }));
 });

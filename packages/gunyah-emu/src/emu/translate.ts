@@ -56,6 +56,21 @@ export interface KvmVcpuPort {
   runLean?(): KvmExit | undefined;
   /** The `kvm_run` mapping, for `runLean`'s MMIO exits and for completing reads in place. */
   readonly kvmRun?: DataView;
+  /**
+   * Optional {@link KvmVcpuPort.runLean} through the addon's native run loop with an MMIO write
+   * sink: the writes `sink` absorbs are served without leaving it (`runMmioSink` of `@gunyah-ts/sys`).
+   */
+  runLeanSink?(sink: SinkArgs): KvmExit | undefined;
+}
+
+/** A caller's MMIO write sink as the addon takes it (`encodeMmioSink`, its words and its buffer). */
+export interface SinkArgs {
+  /** The encoded descriptor. */
+  readonly descriptor: Int32Array;
+  /** The sink's words (over a `SharedArrayBuffer`). */
+  readonly state: Int32Array;
+  /** The sink's buffer (over a `SharedArrayBuffer`). */
+  readonly bytes: Uint8Array;
 }
 
 /** Per-thread services of the translation. */
@@ -196,13 +211,18 @@ export function stopSiblings(vmPage: DataView, slot: number, s: RunServices, kvm
  * with exit type 1/2; crash, failed entry, internal error or an unhandled exit → CRASHED; Gunyah
  * identify/UID SMCCC calls are answered, other forwarded calls get NOT_SUPPORTED.
  *
+ * With `sink` (and a port with `runLeanSink`), `KVM_RUN` goes through the addon's native loop,
+ * which serves the MMIO writes the sink absorbs without coming back here: for the guest and the
+ * caller, as if each had been a `VCPU_RUN` whose MMIO write exit the caller's sink absorbed.
+ *
  * @param page - the whole vCPU page (run page + private area).
  * @param s - per-thread services.
+ * @param sink - the caller's MMIO write sink (`BindingModule.runMmioSink`), if any.
  * @returns 0 after writing an exit into the run page.
  * @throws {ErrnoError} ENODEV, EINTR, EINVAL as the driver; errors of `KVM_RUN` itself.
  * @throws {EmuError} BAD_PAGE when the page is not an emulated vCPU page.
  */
-export function runEmulatedVcpu(page: DataView, s: RunServices): number {
+export function runEmulatedVcpu(page: DataView, s: RunServices, sink?: SinkArgs): number {
   const priv = decodeVcpuPrivate(page);
   const rules = rulesForVariant(priv.variant, priv.cPlus);
   if (priv.removed || priv.unusable) fail('ENODEV');
@@ -239,13 +259,14 @@ export function runEmulatedVcpu(page: DataView, s: RunServices): number {
     setPending(page, undefined);
   }
   const lean = kvm.runLean !== undefined && kvm.kvmRun !== undefined;
+  const sinking = sink !== undefined && kvm.runLeanSink !== undefined && kvm.kvmRun !== undefined;
   for (;;) {
     setVmSlotThread(vmPage, priv.slot, s.currentThread());
     let exit: KvmExit | undefined;
     try {
       // a sibling may have stopped the VM between the check above and now
       if (vmStatus(vmPage) !== VM_PAGE_STATUS.RUNNING) return writeStatus(page, decodeVmPage(vmPage));
-      exit = lean ? kvm.runLean!() : kvm.run();
+      exit = sinking ? kvm.runLeanSink!(sink) : lean ? kvm.runLean!() : kvm.run();
     } finally {
       setVmSlotThread(vmPage, priv.slot, 0n);
     }

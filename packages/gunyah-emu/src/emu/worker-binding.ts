@@ -11,7 +11,7 @@ import { kvmVcpuPort } from './executor.js';
 import { VCPU_MEMFD_NAME, VM_PAGE_MEMFD_NAME, fdTarget, isMemfdNamed } from './host.js';
 import { PRIVATE_OFFSET, VM_PAGE_SIZE, VM_PAGE_STATUS, hasVcpuMagic } from './pages.js';
 import { ErrnoError, errnoValue, getBinding, type BindingModule } from './sys.js';
-import { runEmulatedVcpu, type KvmVcpuPort, type RunServices } from './translate.js';
+import { runEmulatedVcpu, type KvmVcpuPort, type RunServices, type SinkArgs } from './translate.js';
 
 /** What one fd number was last seen to be: the file's identity (`st_dev`, `st_ino`). */
 interface FileId {
@@ -166,22 +166,26 @@ export function wrapWorkerBinding(native: BindingModule = getBinding()): Binding
     vcpus.set(fd, e);
     return e;
   };
+  /** `VCPU_RUN`/`VCPU_MMAP_SIZE` on an emulated vCPU fd; undefined when `fd` is not one. */
+  const emulated = (fd: number, request: number, sink: SinkArgs | undefined): number | undefined => {
+    // hot path: a healthy running vCPU seen before skips the identity check, up to a budget
+    const cached = request === GUNYAH_IOCTLS.VCPU_RUN.request ? vcpus.get(fd) : undefined;
+    const e = cached !== undefined && --cached.budget > 0 && healthy(cached) ? cached : vcpuOf(fd);
+    if (e === undefined) return undefined;
+    if (e !== cached || e.budget <= 0) e.budget = IDENTITY_CHECK_EVERY;
+    if (request === GUNYAH_IOCTLS.VCPU_MMAP_SIZE.request) return native.pageSize();
+    if (!hasVcpuMagic(e.view)) throw new ErrnoError(errnoValue('ENOTTY') ?? 25, 'ioctl', 'GUNYAH_VCPU_RUN');
+    current = e;
+    try {
+      return runEmulatedVcpu(e.view, services, sink);
+    } finally {
+      current = undefined;
+    }
+  };
   const ioctl = (fd: number, request: number, arg?: IoctlArg): number => {
     if (request === GUNYAH_IOCTLS.VCPU_RUN.request || request === GUNYAH_IOCTLS.VCPU_MMAP_SIZE.request) {
-      // hot path: a healthy running vCPU seen before skips the identity check, up to a budget
-      const cached = request === GUNYAH_IOCTLS.VCPU_RUN.request ? vcpus.get(fd) : undefined;
-      const e = cached !== undefined && --cached.budget > 0 && healthy(cached) ? cached : vcpuOf(fd);
-      if (e !== undefined) {
-        if (e !== cached || e.budget <= 0) e.budget = IDENTITY_CHECK_EVERY;
-        if (request === GUNYAH_IOCTLS.VCPU_MMAP_SIZE.request) return native.pageSize();
-        if (!hasVcpuMagic(e.view)) throw new ErrnoError(errnoValue('ENOTTY') ?? 25, 'ioctl', 'GUNYAH_VCPU_RUN');
-        current = e;
-        try {
-          return runEmulatedVcpu(e.view, services);
-        } finally {
-          current = undefined;
-        }
-      }
+      const r = emulated(fd, request, undefined);
+      if (r !== undefined) return r;
     }
     return native.ioctl(fd, request, arg);
   };
@@ -196,6 +200,18 @@ export function wrapWorkerBinding(native: BindingModule = getBinding()): Binding
     out[k] = typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(native) : v;
   }
   out.ioctl = ioctl;
+  const nativeSink = native.runMmioSink?.bind(native);
+  if (nativeSink !== undefined) {
+    // An emulated vCPU: VCPU_RUN translated as above, its KVM_RUNs through the addon's sink loop
+    // (`layout` describes the caller's Gunyah run page, which the translation writes).
+    out.runMmioSink = (fd: number, request: number, page: ArrayBuffer | ArrayBufferView, layout: Int32Array, desc: Int32Array, state: Int32Array, bytes: Uint8Array): number => {
+      if (request === GUNYAH_IOCTLS.VCPU_RUN.request) {
+        const r = emulated(fd, request, { descriptor: desc, state, bytes });
+        if (r !== undefined) return r;
+      }
+      return nativeSink(fd, request, page, layout, desc, state, bytes);
+    };
+  }
   return out as unknown as BindingModule;
 }
 

@@ -119,6 +119,49 @@ describe.skipIf(!enabled)(`VcpuRunner worker mode (needs the built addon and \`n
     expect(res).toMatchObject({ id: 0, reason: 'stopped', error: undefined });
   }, 10_000);
 
+  it('workerMmio with a sink: the writes it absorbs stay in the binding\'s run loop; the rest reach the handler and the main thread', async () => {
+    const { efd, vcpu } = setup();
+    const sab = new SharedArrayBuffer(8);
+    const counts = new Int32Array(sab);
+    const sinkSab = new SharedArrayBuffer(64);
+    const words = new Int32Array(sinkSab, 0, 4);
+    const seen: MmioAccess[] = [];
+    let wake!: () => void;
+    const arrived = new Promise<void>((r) => (wake = r));
+    const runner = VcpuRunner.start({
+      vcpus: [vcpu],
+      workerBinding: fixture,
+      workerMmio: { module: fastMmio, data: { sab, sinkSab } },
+      mmio: (a) => {
+        if (!a.isWrite) a.data = 0x41n;
+        seen.push({ ...a });
+        wake();
+        return 'handled';
+      },
+    });
+    // n = 5: the read of 0x1005 is answered in the worker (0x1005 * 3), its echo write to 0x2000 is
+    // absorbed by the sink (low byte 0x0f) without reaching anyone
+    n!.write(efd, new BigUint64Array([5n]));
+    const deadline = Date.now() + 5000;
+    while (Atomics.load(words, 1) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    expect(Atomics.load(words, 1)).toBe(1);
+    expect(new Uint8Array(sinkSab, 16, 1)[0]).toBe(0x0f);
+    expect(seen).toEqual([]);
+    // the sink refuses while its lock is held: n = 0x20 is forwarded (read), and the echo write too
+    Atomics.store(words, 0, 1);
+    n!.write(efd, new BigUint64Array([0x20n]));
+    await arrived;
+    while (seen.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    expect(seen).toEqual([
+      { addr: 0x1020n, len: 4, isWrite: false, data: 0x41n },
+      { addr: 0x2000n, len: 8, isWrite: true, data: 0x41n },
+    ]);
+    expect(Atomics.load(words, 1)).toBe(1);
+    expect(Atomics.load(counts, 0)).toBe(1);
+    const [res] = await runner.stop();
+    expect(res).toMatchObject({ id: 0, reason: 'stopped', error: undefined });
+  }, 10_000);
+
   it('workerMmio: a factory that throws, or a module without createWorkerMmio, ends the vCPU with an error', async () => {
     const { vcpu } = setup();
     const r1 = VcpuRunner.start({ vcpus: [vcpu], workerBinding: fixture, workerMmio: { module: fastMmio, data: { fail: true } }, mmio: () => 'handled' });

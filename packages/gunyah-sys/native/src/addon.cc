@@ -176,6 +176,97 @@ int InstallKickHandler() {
   return result;
 }
 
+// ---------------------------------------------------------------------------------------------
+// The MMIO write sink of runMmioSink (layouts: src/mmio-sink.ts, which documents the semantics).
+
+// Word indices of the exit layout (Int32Array of 6).
+enum : int { kLayExitReason = 0, kLayMmioReason, kLayAddr, kLayData, kLayLen, kLayIsWrite, kLayWords };
+// Word indices of the sink descriptor (Int32Array of 22).
+enum : int {
+  kSinkAddrLo = 0, kSinkAddrHi, kSinkLock, kSinkLen, kSinkMinLen, kSinkCapacity, kSinkCount, kSinkFlags,
+  kSinkFlagBits, kSinkConditions, kSinkCond0, kSinkMaxConditions = 4, kSinkWords = kSinkCond0 + 3 * kSinkMaxConditions
+};
+
+// The data pointer and element count of a typed array of kind `want` (over an ArrayBuffer or a
+// SharedArrayBuffer: the C API gives the data pointer of both, where Napi::ArrayBuffer accepts only
+// the former). With `shared`, only a SharedArrayBuffer is accepted.
+bool TypedArrayData(Napi::Env env, Napi::Value v, const char* name, napi_typedarray_type want, const char* kind, bool shared, void** data,
+                    size_t* count) {
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* p = nullptr;
+  napi_value ab;
+  size_t offset = 0;
+  if (!v.IsTypedArray() || napi_get_typedarray_info(env, v, &type, &length, &p, &ab, &offset) != napi_ok || type != want) {
+    ThrowType(env, std::string(name) + " must be a" + kind);
+    return false;
+  }
+  if (shared) {
+    bool isSab = false;
+    napi_value global, ctor;
+    // A SharedArrayBuffer is not an ArrayBuffer to N-API: check the constructor instead.
+    if (napi_get_global(env, &global) != napi_ok || napi_get_named_property(env, global, "SharedArrayBuffer", &ctor) != napi_ok ||
+        napi_instanceof(env, ab, ctor, &isSab) != napi_ok || !isSab) {
+      ThrowType(env, std::string(name) + " must be over a SharedArrayBuffer");
+      return false;
+    }
+  }
+  if (p == nullptr || length == 0) {
+    ThrowType(env, std::string(name) + " is empty or detached");
+    return false;
+  }
+  *data = p;
+  *count = length;
+  return true;
+}
+
+bool AsInt32s(Napi::Env env, Napi::Value v, const char* name, bool shared, int32_t** data, size_t* count) {
+  void* p = nullptr;
+  if (!TypedArrayData(env, v, name, napi_int32_array, "n Int32Array", shared, &p, count)) return false;
+  *data = static_cast<int32_t*>(p);
+  return true;
+}
+
+bool AsSharedBytes(Napi::Env env, Napi::Value v, const char* name, Bytes* out) {
+  void* p = nullptr;
+  if (!TypedArrayData(env, v, name, napi_uint8_array, " Uint8Array", true, &p, &out->length)) return false;
+  out->data = static_cast<uint8_t*>(p);
+  return true;
+}
+
+int32_t LoadWord(int32_t* w) { return __atomic_load_n(w, __ATOMIC_SEQ_CST); }
+
+// One MMIO write exit offered to the sink: true when absorbed (the byte appended, the words
+// updated), false when it is the caller's. Never blocks: a held lock means "the caller's".
+bool AbsorbWrite(const int32_t* d, int32_t* state, uint8_t* bytes, uint8_t value) {
+  int32_t* lock = &state[d[kSinkLock]];
+  int32_t expected = 0;
+  if (!__atomic_compare_exchange_n(lock, &expected, 1, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) return false;
+  bool absorbed = false;
+  bool ok = true;
+  for (int i = 0; i < d[kSinkConditions]; i++) {
+    const int32_t* c = &d[kSinkCond0 + 3 * i];
+    if ((LoadWord(&state[c[0]]) & c[1]) != c[2]) {
+      ok = false;
+      break;
+    }
+  }
+  if (ok) {
+    int32_t n = LoadWord(&state[d[kSinkLen]]);
+    if (n >= d[kSinkMinLen] && n >= 0 && n + 1 < d[kSinkCapacity]) {
+      bytes[n] = value;
+      __atomic_store_n(&state[d[kSinkLen]], n + 1, __ATOMIC_SEQ_CST);
+      if (d[kSinkCount] >= 0) __atomic_fetch_add(&state[d[kSinkCount]], 1, __ATOMIC_SEQ_CST);
+      if (d[kSinkFlags] >= 0) __atomic_fetch_or(&state[d[kSinkFlags]], d[kSinkFlagBits], __ATOMIC_SEQ_CST);
+      absorbed = true;
+    }
+  }
+  // A waiter that marked the lock contended (2) sleeps in Atomics.wait with a timeout; it cannot be
+  // woken from here (V8 keeps its own wait lists), so it retries when that timeout ends.
+  __atomic_exchange_n(lock, 0, __ATOMIC_SEQ_CST);
+  return absorbed;
+}
+
 class GunyahSys : public Napi::Addon<GunyahSys> {
  public:
   GunyahSys(Napi::Env, Napi::Object exports) {
@@ -200,6 +291,7 @@ class GunyahSys : public Napi::Addon<GunyahSys> {
         InstanceMethod("currentThread", &GunyahSys::CurrentThread),
         InstanceMethod("kick", &GunyahSys::Kick),
         InstanceMethod("constants", &GunyahSys::Constants),
+        InstanceMethod("runMmioSink", &GunyahSys::RunMmioSink),
     });
   }
 
@@ -450,6 +542,64 @@ class GunyahSys : public Napi::Addon<GunyahSys> {
     err = pthread_kill(static_cast<pthread_t>(t), KickSignal());
     if (err != 0) return ThrowErrno(env, "pthread_kill", err);
     return env.Undefined();
+  }
+
+  // runMmioSink(fd, request, page, layout, sink, state, bytes) -> the result of the last ioctl.
+  // Runs ioctl(fd, request, 0) until an exit the sink does not absorb (see src/mmio-sink.ts): an MMIO
+  // write of 1-8 bytes at the sink's address, taken under the sink's lock into `bytes` when its
+  // conditions hold, is answered here and the vCPU run again without returning to JavaScript.
+  Napi::Value RunMmioSink(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int32_t fd;
+    uint64_t request;
+    if (!ArgInt(info, 0, "fd", &fd) || !ArgU64(info, 1, "request", &request)) return env.Undefined();
+    if (request > UINT32_MAX) return ThrowRange(env, "request must fit in 32 bits");
+    if (info.Length() < 7) return ThrowType(env, "runMmioSink takes (fd, request, page, layout, sink, state, bytes)");
+    Bytes page, out;
+    int32_t *layout, *d, *state;
+    size_t nLayout, nDesc, nState;
+    if (!AsBytes(env, info[2], "page", &page) || !AsInt32s(env, info[3], "layout", false, &layout, &nLayout) ||
+        !AsInt32s(env, info[4], "sink", false, &d, &nDesc) || !AsInt32s(env, info[5], "state", true, &state, &nState) ||
+        !AsSharedBytes(env, info[6], "bytes", &out))
+      return env.Undefined();
+    if (nLayout != kLayWords) return ThrowRange(env, "layout must have 6 words");
+    if (nDesc != kSinkWords) return ThrowRange(env, "sink must have 22 words");
+    // Copies: the descriptor and layout cannot change under the loop.
+    int32_t lay[kLayWords], desc[kSinkWords];
+    std::memcpy(lay, layout, sizeof lay);
+    std::memcpy(desc, d, sizeof desc);
+    auto inPage = [&](int32_t off, size_t size) { return off >= 0 && static_cast<size_t>(off) + size <= page.length; };
+    if (!inPage(lay[kLayExitReason], 4) || !inPage(lay[kLayAddr], 8) || !inPage(lay[kLayData], 8) || !inPage(lay[kLayLen], 4) ||
+        !inPage(lay[kLayIsWrite], 1))
+      return ThrowRange(env, "layout offsets must lie inside page");
+    auto word = [&](int32_t i, bool optional) { return (optional && i == -1) || (i >= 0 && static_cast<size_t>(i) < nState); };
+    if (!word(desc[kSinkLock], false) || !word(desc[kSinkLen], false) || !word(desc[kSinkCount], true) || !word(desc[kSinkFlags], true))
+      return ThrowRange(env, "sink word indices must lie inside state");
+    // The lock, length, count and flag words must be distinct (count and flags may share one): the
+    // length then only grows while absorbing, so the loop ends at the capacity even if no run ever
+    // changes the page.
+    const int32_t lk = desc[kSinkLock], ln = desc[kSinkLen], ct = desc[kSinkCount], fl = desc[kSinkFlags];
+    if (lk == ln || lk == ct || lk == fl || ln == ct || ln == fl)
+      return ThrowRange(env, "sink lock, length, count and flag words must be distinct");
+    if (desc[kSinkConditions] < 0 || desc[kSinkConditions] > kSinkMaxConditions) return ThrowRange(env, "sink conditions must be 0-4");
+    for (int i = 0; i < desc[kSinkConditions]; i++)
+      if (!word(desc[kSinkCond0 + 3 * i], false)) return ThrowRange(env, "sink condition words must lie inside state");
+    if (desc[kSinkCapacity] < 1 || static_cast<size_t>(desc[kSinkCapacity]) > out.length || desc[kSinkMinLen] < 0)
+      return ThrowRange(env, "sink capacity must be 1..bytes.length and minLen non-negative");
+    const uint64_t target = static_cast<uint64_t>(static_cast<uint32_t>(desc[kSinkAddrLo])) |
+                            (static_cast<uint64_t>(static_cast<uint32_t>(desc[kSinkAddrHi])) << 32);
+    for (;;) {
+      int r = ::ioctl(fd, static_cast<unsigned long>(request), 0UL);
+      if (r < 0) return ThrowErrno(env, "ioctl", errno);
+      uint32_t reason, len;
+      uint64_t addr;
+      std::memcpy(&reason, page.data + lay[kLayExitReason], 4);
+      if (reason != static_cast<uint32_t>(lay[kLayMmioReason]) || page.data[lay[kLayIsWrite]] == 0) return Napi::Number::New(env, r);
+      std::memcpy(&len, page.data + lay[kLayLen], 4);
+      std::memcpy(&addr, page.data + lay[kLayAddr], 8);
+      if (len < 1 || len > 8 || addr != target) return Napi::Number::New(env, r);
+      if (!AbsorbWrite(desc, state, out.data, page.data[lay[kLayData]])) return Napi::Number::New(env, r);
+    }
   }
 
   // The C library's values for the flags the TypeScript layer passes through.

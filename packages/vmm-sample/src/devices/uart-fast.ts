@@ -85,7 +85,7 @@ export const createWorkerMmio: CreateWorkerMmio = (data: unknown): WorkerMmioHan
   const uart = new Uart8250({ shared: d.state, write: (b) => writeAllSync(fd, b), ...(d.irqfd !== undefined ? { trigger: eventfdTrigger(d.irqfd) } : {}) });
   const base = d.base;
   const end = base + UART_SPAN;
-  return (a) => {
+  const handler: WorkerMmioHandler = (a) => {
     if (a.addr < base || a.addr + BigInt(a.len) > end) return 'forward';
     const off = Number(a.addr - base);
     if (a.isWrite) {
@@ -94,7 +94,16 @@ export const createWorkerMmio: CreateWorkerMmio = (data: unknown): WorkerMmioHan
     }
     return { value: uart.read(off, a.len) };
   };
+  // guest output through the native run loop (where the binding has one), unless switched off
+  const sink = process.env[UART_SINK_ENV] === '0' ? undefined : uart.txSink(base);
+  return sink === undefined ? handler : Object.assign(handler, { sink });
 };
+
+/**
+ * Environment variable that, set to `0`, serves guest output in the worker's JavaScript handler
+ * instead of the native run loop's MMIO sink (`Uart8250.txSink`): for benchmarks comparing both.
+ */
+export const UART_SINK_ENV = 'VMM_SAMPLE_UART_SINK';
 
 /** The compiled form of this module (dist/ when running from sources, e.g. in tests). */
 export function uartWorkerModule(): string {

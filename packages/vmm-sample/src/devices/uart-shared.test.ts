@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { absorbMmioWrite, encodeMmioSink, type MmioSink } from '@gunyah-ts/sys';
 import { UART_FIFO_SIZE, UART_OUT_BUFFER, Uart8250, UartError } from './uart8250.js';
 import { createConsoleUart, createWorkerMmio, uartWorkerMmio } from './uart-fast.js';
 
@@ -220,4 +221,69 @@ describe.skipIf(!existsSync(built))('shared state across threads (needs `npx tsc
     expect(fromMain).toEqual(Array.from({ length: N }, (_, i) => i & 0x7f));
     expect(a.stats.txBytes).toBe(2 * N);
   }, 30_000);
+});
+
+describe('Uart8250.txSink (the THR as a native MMIO write sink)', () => {
+  it('is undefined for a private state and sits at base + 0 over the shared buffer', () => {
+    expect(new Uart8250({ output: () => {} }).txSink(0x3f8n)).toBeUndefined();
+    const u = new Uart8250({ shared: Uart8250.createSharedState(), write: () => {} });
+    const s = u.txSink(0x1000n);
+    expect(s?.addr).toBe(0x1000n);
+    expect(s?.capacity).toBe(UART_OUT_BUFFER);
+    expect(() => encodeMmioSink(s as MmioSink)).not.toThrow();
+  });
+
+  // The sink must be a pure shortcut: a write it absorbs leaves the device exactly as write() would.
+  it('property: absorbing where it may and writing otherwise is the same device as always writing', () => {
+    type Op = { kind: 'w'; off: number; v: number } | { kind: 'r'; off: number } | { kind: 'in'; n: number } | { kind: 'flush' };
+    const op: fc.Arbitrary<Op> = fc.oneof(
+      { weight: 8, arbitrary: fc.record({ kind: fc.constant('w' as const), off: fc.constant(0), v: fc.integer({ min: 0, max: 0x1ff }) }) },
+      { weight: 3, arbitrary: fc.record({ kind: fc.constant('w' as const), off: fc.integer({ min: 1, max: 7 }), v: fc.constantFrom(0, 0x02, 0x03, 0x10, 0x80, 0x83, 0x0f, 0x1f) }) },
+      { weight: 2, arbitrary: fc.record({ kind: fc.constant('r' as const), off: fc.integer({ min: 0, max: 7 }) }) },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant('in' as const), n: fc.integer({ min: 1, max: 5 }) }) },
+      { weight: 1, arbitrary: fc.constant({ kind: 'flush' as const }) },
+    );
+    let totalAbsorbed = 0;
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 300 }), fc.boolean(), (ops, small) => {
+        const mk = () => {
+          const state = Uart8250.createSharedState();
+          const out: number[] = [];
+          let irqs = 0;
+          const u = new Uart8250({ shared: state, write: (b) => out.push(...b), trigger: () => irqs++ });
+          return { state, u, out, irqs: () => irqs };
+        };
+        const ref = mk();
+        const fast = mk();
+        const sink = fast.u.txSink(0x3f8n) as MmioSink;
+        // a small capacity reaches the "would fill" refusal often (the writer still flushes at 4096)
+        const s: MmioSink = small ? { ...sink, capacity: 6 } : sink;
+        let absorbed = 0;
+        for (const o of ops) {
+          if (o.kind === 'w') {
+            ref.u.write(o.off, 1, BigInt(o.v));
+            if (o.off === 0 && absorbMmioWrite(s, o.v)) absorbed++;
+            else fast.u.write(o.off, 1, BigInt(o.v));
+          } else if (o.kind === 'r') {
+            expect(fast.u.read(o.off, 1)).toBe(ref.u.read(o.off, 1));
+          } else if (o.kind === 'in') {
+            const bytes = Uint8Array.from({ length: o.n }, (_, i) => 0x30 + i);
+            expect(fast.u.enqueue(bytes)).toBe(ref.u.enqueue(bytes));
+          } else {
+            ref.u.flushOutput();
+            fast.u.flushOutput();
+          }
+          expect(Buffer.from(fast.state).equals(Buffer.from(ref.state))).toBe(true);
+          expect(fast.irqs()).toBe(ref.irqs());
+        }
+        ref.u.flushOutput();
+        fast.u.flushOutput();
+        expect(fast.out).toEqual(ref.out);
+        expect(fast.u.stats).toEqual(ref.u.stats);
+        totalAbsorbed += absorbed;
+      }),
+      { numRuns: 300 },
+    );
+    expect(totalAbsorbed).toBeGreaterThan(100); // the shortcut was taken, not always refused
+  });
 });

@@ -15,6 +15,7 @@
  *
  * @module
  */
+import type { MmioSink } from '@gunyah-ts/sys';
 import type { MmioDevice } from '../bus.js';
 
 // Register offsets (DLAB = 0 unless noted).
@@ -224,6 +225,38 @@ export class Uart8250 implements MmioDevice {
   /** Whether the state is shared ({@link UartSharedOptions}). */
   get shared(): boolean {
     return this.#shared;
+  }
+
+  /**
+   * Shared mode: the transmit holding register as an MMIO write sink (`MmioSink` of
+   * `@gunyah-ts/sys`), for a native run loop to serve guest output without calling {@link write}.
+   * It absorbs exactly the THR writes whose effect is appending to the batched output and nothing
+   * else: divisor latch off, no loopback, THR-empty interrupt off (so no interrupt is due), and a
+   * batch already started and not about to fill (the first byte of a batch wakes the flusher, the
+   * last one is written out: both stay with {@link write}). It then does what {@link write} does —
+   * appends the byte, counts it, marks THR pending — under the same lock. Undefined for a private
+   * state.
+   *
+   * @param base - guest-physical address of the UART's first register
+   */
+  txSink(base: bigint): MmioSink | undefined {
+    if (!this.#shared || this.#out === undefined) return undefined;
+    return {
+      addr: base + BigInt(RBR_THR_DLL),
+      state: this.#s,
+      bytes: this.#out,
+      lockWord: W.LOCK,
+      lenWord: W.OUT_LEN,
+      minLen: 1,
+      capacity: UART_OUT_BUFFER,
+      countWord: W.TX_BYTES,
+      flags: { word: W.FLAGS, bits: F_THR_PENDING },
+      conditions: [
+        { word: W.LCR, mask: LCR_DLAB, value: 0 },
+        { word: W.MCR, mask: MCR_LOOP, value: 0 },
+        { word: W.IER, mask: IER_THRE, value: 0 },
+      ],
+    };
   }
 
   // A futex-style mutex: 0 free, 1 held, 2 held with (possible) sleepers. Only an unlock that finds
