@@ -96,6 +96,16 @@ bool ArgU64(const Napi::CallbackInfo& info, size_t i, const char* name, uint64_t
   return false;
 }
 
+// (fd, request, ...): the leading arguments of every ioctl-shaped call; request must fit in 32 bits.
+bool ArgFdRequest(const Napi::CallbackInfo& info, int32_t* fd, uint64_t* request) {
+  if (!ArgInt(info, 0, "fd", fd) || !ArgU64(info, 1, "request", request)) return false;
+  if (*request > UINT32_MAX) {
+    ThrowRange(info.Env(), "request must fit in 32 bits");
+    return false;
+  }
+  return true;
+}
+
 bool ArgString(const Napi::CallbackInfo& info, size_t i, const char* name, std::string* out) {
   if (info.Length() <= i || !info[i].IsString()) {
     ThrowType(info.Env(), std::string(name) + " must be a string");
@@ -321,8 +331,7 @@ class GunyahSys : public Napi::Addon<GunyahSys> {
     Napi::Env env = info.Env();
     int32_t fd;
     uint64_t request;
-    if (!ArgInt(info, 0, "fd", &fd) || !ArgU64(info, 1, "request", &request)) return env.Undefined();
-    if (request > UINT32_MAX) return ThrowRange(env, "request must fit in 32 bits");
+    if (!ArgFdRequest(info, &fd, &request)) return env.Undefined();
     unsigned long arg = 0;
     if (info.Length() > 2 && !info[2].IsUndefined()) {
       Napi::Value v = info[2];
@@ -350,8 +359,7 @@ class GunyahSys : public Napi::Addon<GunyahSys> {
     Napi::Env env = info.Env();
     int32_t fd;
     uint64_t request;
-    if (!ArgInt(info, 0, "fd", &fd) || !ArgU64(info, 1, "request", &request)) return env.Undefined();
-    if (request > UINT32_MAX) return ThrowRange(env, "request must fit in 32 bits");
+    if (!ArgFdRequest(info, &fd, &request)) return env.Undefined();
     Bytes outer;
     if (info.Length() < 4 || !AsBytes(env, info[2], "buf", &outer)) return env.Undefined();
     if (!info[3].IsArray()) return ThrowType(env, "ptrs must be an array");
@@ -552,8 +560,7 @@ class GunyahSys : public Napi::Addon<GunyahSys> {
     Napi::Env env = info.Env();
     int32_t fd;
     uint64_t request;
-    if (!ArgInt(info, 0, "fd", &fd) || !ArgU64(info, 1, "request", &request)) return env.Undefined();
-    if (request > UINT32_MAX) return ThrowRange(env, "request must fit in 32 bits");
+    if (!ArgFdRequest(info, &fd, &request)) return env.Undefined();
     if (info.Length() < 7) return ThrowType(env, "runMmioSink takes (fd, request, page, layout, sink, state, bytes)");
     Bytes page, out;
     int32_t *layout, *d, *state;
