@@ -3,6 +3,28 @@
 // tests (test/e2e/*.test.mjs) and the benchmarks (bench/*.mjs); plain JS because the testbed's
 // arm64 host runs these files directly.
 import { spawn } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+
+/** The program's threads as Linux sees them (name, state, where it sleeps): what a hung run was doing. */
+function threads(pid) {
+  const rd = (p) => {
+    try {
+      return readFileSync(p, 'utf8').trim();
+    } catch {
+      return '?';
+    }
+  };
+  try {
+    const lines = readdirSync(`/proc/${pid}/task`).map((t) => {
+      const stat = rd(`/proc/${pid}/task/${t}/stat`);
+      const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+      return `  ${t} ${rd(`/proc/${pid}/task/${t}/comm`)} ${state} ${rd(`/proc/${pid}/task/${t}/wchan`)}`;
+    });
+    return `threads (tid name state wchan):\n${lines.join('\n')}`;
+  } catch {
+    return 'threads: (process gone)';
+  }
+}
 
 /**
  * Spawns `cmd args`. `expect(text, from, ms)` resolves with the console offset just past `text`
@@ -34,7 +56,7 @@ export function spawnConsole(cmd, args, { env = process.env, stepMs = 240_000, k
   const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
   const timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
   exited.then(() => clearTimeout(timer));
-  const tail = () => `console tail:\n${out.slice(-2000)}\nstderr:\n${err.slice(-2000)}`;
+  const tail = () => `console tail:\n${out.slice(-2000)}\nstderr:\n${err.slice(-2000)}\n${threads(child.pid)}`;
   let seq = 1000 + Math.floor(Math.random() * 9000);
   const vm = {
     child,

@@ -82,7 +82,8 @@ describe('vmm-sample on the emulator', { skip: shellSkip }, () => {
     ['B', 1, 'user'],
   ]) {
     it(`variant ${variant}, ${cpus} vCPU${cpus > 1 ? 's' : ''}, ${dtb} DTB`, { timeout: 2 * STEP_MS }, async () => {
-      const args = ['--backend', 'emu', '--abi', variant, '--kernel', manifest.guestKernel, '--initrd', manifest.guestShellInitramfs];
+      // --verbose: the set-up steps on stderr, shown in the failure message if a boot ever hangs
+      const args = ['--verbose', '--backend', 'emu', '--abi', variant, '--kernel', manifest.guestKernel, '--initrd', manifest.guestShellInitramfs];
       if (dtb === 'user') args.push('--dtb', dtbFor(cpus));
       else args.push('--cpus', String(cpus), '--cmdline', BOOTARGS);
       await consoleRoundTrip(args, cpus);
