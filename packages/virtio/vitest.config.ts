@@ -7,5 +7,7 @@ export default defineProject({
     pool: 'forks',
     maxWorkers: 2,
     restoreMocks: true,
+    // Under `npm test` two packages' suites share two cores; the property and worker tests need room.
+    testTimeout: 30_000,
   },
 });
