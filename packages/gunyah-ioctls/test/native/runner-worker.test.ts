@@ -30,25 +30,38 @@ describe.skipIf(!enabled)(`VcpuRunner worker mode (needs the built addon and \`n
     return { efd, vcpu: Vcpu.fromRawFd(efd, { id: 0, info: variantInfo('C'), binding }) };
   }
 
-  it('hands MMIO reads and writes to the main thread and stops a vCPU blocked in the kernel', async () => {
-    const { efd, vcpu } = setup();
+  /**
+   * The main thread's MMIO handler of a test: answers reads with `answer` (when it gives a value),
+   * records every access, and resolves `arrived` on each access `wakeOn` picks (`rearm()` for the next).
+   */
+  function recorder(answer: (a: MmioAccess) => bigint | undefined, wakeOn: (a: MmioAccess) => boolean = () => true) {
     const seen: MmioAccess[] = [];
-    let gotWrite!: () => void;
-    const wrote = new Promise<void>((r) => (gotWrite = r));
-    const runner = VcpuRunner.start({
-      vcpus: [vcpu],
-      workerBinding: fixture,
-      mmio: (a) => {
-        if (!a.isWrite) a.data = a.addr * 2n;
+    let wake!: () => void;
+    const r = {
+      seen,
+      arrived: Promise.resolve(),
+      rearm(): void {
+        r.arrived = new Promise<void>((res) => (wake = res));
+      },
+      mmio(a: MmioAccess): 'handled' {
+        if (!a.isWrite) a.data = answer(a) ?? a.data;
         seen.push({ ...a });
-        if (a.isWrite) gotWrite();
+        if (wakeOn(a)) wake();
         return 'handled';
       },
-    });
+    };
+    r.rearm();
+    return r;
+  }
+
+  it('hands MMIO reads and writes to the main thread and stops a vCPU blocked in the kernel', async () => {
+    const { efd, vcpu } = setup();
+    const rec = recorder((a) => a.addr * 2n, (a) => a.isWrite);
+    const runner = VcpuRunner.start({ vcpus: [vcpu], workerBinding: fixture, mmio: rec.mmio });
     expect(runner.mode).toBe('worker');
     n!.write(efd, new BigUint64Array([5n]));
-    await wrote;
-    expect(seen).toEqual([
+    await rec.arrived;
+    expect(rec.seen).toEqual([
       { addr: 0x1005n, len: 4, isWrite: false, data: 0x200an },
       { addr: 0x2000n, len: 8, isWrite: true, data: 0x200an },
     ]);
@@ -86,31 +99,19 @@ describe.skipIf(!enabled)(`VcpuRunner worker mode (needs the built addon and \`n
     const sab = new SharedArrayBuffer(8);
     const counts = new Int32Array(sab);
     Atomics.store(counts, 1, -1);
-    const seen: MmioAccess[] = [];
-    let wake!: () => void;
-    let arrived = new Promise<void>((r) => (wake = r));
-    const runner = VcpuRunner.start({
-      vcpus: [vcpu],
-      workerBinding: fixture,
-      workerMmio: { module: fastMmio, data: { sab } },
-      mmio: (a) => {
-        if (!a.isWrite) a.data = 0x77n;
-        seen.push({ ...a });
-        if (a.isWrite) wake();
-        return 'handled';
-      },
-    });
+    const rec = recorder(() => 0x77n, (a) => a.isWrite);
+    const runner = VcpuRunner.start({ vcpus: [vcpu], workerBinding: fixture, workerMmio: { module: fastMmio, data: { sab } }, mmio: rec.mmio });
     // n = 5: the read of 0x1005 is answered in the worker (0x1005 * 3); only the echo write arrives
     n!.write(efd, new BigUint64Array([5n]));
-    await arrived;
-    expect(seen).toEqual([{ addr: 0x2000n, len: 8, isWrite: true, data: 0x1005n * 3n }]);
+    await rec.arrived;
+    expect(rec.seen).toEqual([{ addr: 0x2000n, len: 8, isWrite: true, data: 0x1005n * 3n }]);
     expect(Atomics.load(counts, 0)).toBe(1);
     expect(Atomics.load(counts, 1)).toBe(0); // the vCPU id given to createWorkerMmio
     // n = 0x20: outside the fast range, forwarded: the main thread answers the read
-    arrived = new Promise<void>((r) => (wake = r));
+    rec.rearm();
     n!.write(efd, new BigUint64Array([0x20n]));
-    await arrived;
-    expect(seen.slice(1)).toEqual([
+    await rec.arrived;
+    expect(rec.seen.slice(1)).toEqual([
       { addr: 0x1020n, len: 4, isWrite: false, data: 0x77n },
       { addr: 0x2000n, len: 8, isWrite: true, data: 0x77n },
     ]);
@@ -125,20 +126,9 @@ describe.skipIf(!enabled)(`VcpuRunner worker mode (needs the built addon and \`n
     const counts = new Int32Array(sab);
     const sinkSab = new SharedArrayBuffer(64);
     const words = new Int32Array(sinkSab, 0, 4);
-    const seen: MmioAccess[] = [];
-    let wake!: () => void;
-    const arrived = new Promise<void>((r) => (wake = r));
-    const runner = VcpuRunner.start({
-      vcpus: [vcpu],
-      workerBinding: fixture,
-      workerMmio: { module: fastMmio, data: { sab, sinkSab } },
-      mmio: (a) => {
-        if (!a.isWrite) a.data = 0x41n;
-        seen.push({ ...a });
-        wake();
-        return 'handled';
-      },
-    });
+    const rec = recorder(() => 0x41n);
+    const { seen } = rec;
+    const runner = VcpuRunner.start({ vcpus: [vcpu], workerBinding: fixture, workerMmio: { module: fastMmio, data: { sab, sinkSab } }, mmio: rec.mmio });
     // n = 5: the read of 0x1005 is answered in the worker (0x1005 * 3), its echo write to 0x2000 is
     // absorbed by the sink (low byte 0x0f) without reaching anyone
     n!.write(efd, new BigUint64Array([5n]));
@@ -150,7 +140,7 @@ describe.skipIf(!enabled)(`VcpuRunner worker mode (needs the built addon and \`n
     // the sink refuses while its lock is held: n = 0x20 is forwarded (read), and the echo write too
     Atomics.store(words, 0, 1);
     n!.write(efd, new BigUint64Array([0x20n]));
-    await arrived;
+    await rec.arrived;
     while (seen.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
     expect(seen).toEqual([
       { addr: 0x1020n, len: 4, isWrite: false, data: 0x41n },
@@ -181,24 +171,13 @@ describe.skipIf(!enabled)(`VcpuRunner worker mode (needs the built addon and \`n
     const startedAt = Date.now();
     const { efd, vcpu } = setup();
     const sab = new SharedArrayBuffer(8);
-    const seen: MmioAccess[] = [];
-    let wake!: () => void;
-    const arrived = new Promise<void>((r) => (wake = r));
-    const runner = VcpuRunner.start({
-      vcpus: [vcpu],
-      workerBinding: fixture,
-      workerMmio: { module: fastMmio, data: { sab } },
-      pool,
-      mmio: (a) => {
-        seen.push({ ...a });
-        wake();
-        return 'handled';
-      },
-    });
+    const rec = recorder(() => undefined);
+    const { seen } = rec;
+    const runner = VcpuRunner.start({ vcpus: [vcpu], workerBinding: fixture, workerMmio: { module: fastMmio, data: { sab } }, pool, mmio: rec.mmio });
     expect(pool.idle).toBe(1);
     // n = 0xff0: the worker answers the read of 0x1ff0 with the time its module was imported
     n!.write(efd, new BigUint64Array([0xff0n]));
-    await arrived;
+    await rec.arrived;
     expect(seen).toHaveLength(1);
     // low 32 bits of Date.now() at import: loaded while idle (before start), within the last minute
     const before = (startedAt - Number(seen[0]!.data)) >>> 0;
